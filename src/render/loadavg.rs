@@ -1,0 +1,39 @@
+//! `/proc/loadavg` of a container (`-l/--enable-loadavg`).
+//!
+//! | field | formula | source |
+//! |---|---|---|
+//! | 1, 5, 15 min averages | kernel fixed point (FSHIFT 11) printed as LXCFS does: v = avenrun + FIXED_1/200, `v >> 11` `.` `((v & 2047) × 100) >> 11` | the sampler's EWMA (a later issue; 0 until then) |
+//! | running/total | tasks in state R or D / all threads, over the cgroup and 3 levels of descendants | `cgroup.procs`, `/proc/<pid>/task/<tid>/stat` |
+//! | last pid | largest thread id seen | |
+//!
+//! Without `-l`, or when the container has no cpu cgroup, the host file is shown.
+
+use super::RenderCtx;
+use crate::snapshot::Snapshot;
+use std::fmt::Write;
+
+/// Fixed-point shift of the kernel's load averages.
+pub const FSHIFT: u32 = 11;
+/// 1.0 in fixed point.
+pub const FIXED_1: u64 = 1 << FSHIFT;
+
+/// One average in LXCFS's `int.frac2` format.
+pub fn format_avg(out: &mut String, avenrun: u64) {
+    let v = avenrun.saturating_add(FIXED_1 / 200);
+    let _ = write!(out, "{}.{:02}", v >> FSHIFT, ((v & (FIXED_1 - 1)) * 100) >> FSHIFT);
+}
+
+/// Render loadavg.
+pub fn render_loadavg(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
+    let Some(load) = snap.container.load.filter(|_| ctx.options.enable_loadavg) else {
+        out.push_str(&snap.host.loadavg_text);
+        return;
+    };
+    for (i, a) in load.avenrun.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        format_avg(out, *a);
+    }
+    let _ = writeln!(out, " {}/{} {}", load.running, load.total, load.last_pid);
+}

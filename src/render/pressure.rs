@@ -1,0 +1,31 @@
+//! `/proc/pressure/{cpu,memory,io}` of a container.
+//!
+//! | file | v2 source | v1 / hybrid |
+//! |---|---|---|
+//! | cpu | `cpu.pressure` | host `/proc/pressure/cpu` |
+//! | memory | `memory.pressure` | host |
+//! | io | **`io.pressure`** (LXCFS 7.0 always shows the host) | host |
+//!
+//! Lines are re-printed in the kernel's format
+//! (`some avg10=%.2f avg60=%.2f avg300=%.2f total=%llu`) from parsed values, so a
+//! malformed cgroup file falls back to the host file instead of being passed through.
+
+use crate::snapshot::Snapshot;
+use std::fmt::Write;
+
+/// Render pressure file `index` (0 cpu, 1 memory, 2 io).
+pub fn render_pressure(snap: &Snapshot, index: usize, out: &mut String) {
+    let index = index.min(2);
+    let Some(lines) = &snap.container.pressure[index] else {
+        out.push_str(&snap.host.pressure_text[index]);
+        return;
+    };
+    for l in lines {
+        let kind = if l.full { "full" } else { "some" };
+        let _ = write!(out, "{kind}");
+        for (name, v) in ["avg10", "avg60", "avg300"].iter().zip(l.avg) {
+            let _ = write!(out, " {name}={}.{:02}", v / 100, v % 100);
+        }
+        let _ = writeln!(out, " total={}", l.total_us);
+    }
+}

@@ -1,0 +1,30 @@
+//! `/proc/swaps` of a container.
+//!
+//! | part | formula | source |
+//! |---|---|---|
+//! | header | LXCFS's: `Filename\t\t\t\tType\t\tSize\tUsed\tPriority` | |
+//! | one line `none … virtual` | Size = SwapTotal, Used = SwapTotal − SwapFree of meminfo ([`super::meminfo::swap_kb`]), priority 0; omitted when Size is 0 | memsw files (v1), `memory.swap.*` (v2) |
+//!
+//! Host swap devices are never listed (they would reveal the host's layout and sizes).
+//! With no memory cgroup (or the root cgroup) the host file is shown unchanged.
+
+use super::meminfo::swap_kb;
+use super::RenderCtx;
+use crate::snapshot::Snapshot;
+use std::fmt::Write;
+
+/// LXCFS's header (current kernels put two tabs between the last three columns).
+pub const HEADER: &str = "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n";
+
+/// Render swaps.
+pub fn render_swaps(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
+    let Some(m) = &snap.container.memory else {
+        out.push_str(&snap.host.swaps_text);
+        return;
+    };
+    out.push_str(HEADER);
+    let (total, free) = swap_kb(m, &snap.host, &ctx.options);
+    if total > 0 {
+        let _ = writeln!(out, "none{:36}virtual\t\t{}\t{}\t0", "", total, total - free);
+    }
+}

@@ -1,0 +1,242 @@
+//! The fake kernel: runs the whole vproc engine on fixture trees or in-memory kernels,
+//! without root, without a mount.
+//!
+//! * [`FixtureSource`]: kernel paths resolved in a stack of directories (a scenario
+//!   tree over a host capture), through the crate's own `HostSource`.
+//! * [`FakeClock`]: time that moves only when a test says so.
+//! * [`Scenario`]: a fixture directory with its `scenario.toml`.
+//! * [`Harness`]: engine + vfs over any source; `read` opens, reads in small pieces
+//!   (as `cat` with a tiny buffer would) and releases, exactly as the kernel drives FUSE.
+//! * [`builder::KernelBuilder`]: in-memory kernels for property tests.
+
+pub mod builder;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use vproc::clock::{Clock, Timestamp};
+use vproc::config::{Config, RenderOptions};
+use vproc::render::VirtualFile;
+use vproc::sampler::Engine;
+use vproc::source::host::HostSource;
+use vproc::source::{Metadata, Source};
+use vproc::vfs::{self, Vfs};
+
+/// The repository's `fixtures/` directory.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// Kernel paths resolved in the first layer that has them; listings are merged.
+#[derive(Clone, Debug)]
+pub struct FixtureSource {
+    layers: Vec<HostSource>,
+}
+
+impl FixtureSource {
+    /// Layers, highest priority first.
+    pub fn new(dirs: &[PathBuf]) -> Self {
+        FixtureSource {
+            layers: dirs.iter().map(HostSource::rooted).collect(),
+        }
+    }
+
+    fn first<T>(&self, f: impl Fn(&HostSource) -> io::Result<T>) -> io::Result<T> {
+        let mut last = io::Error::from(io::ErrorKind::NotFound);
+        for l in &self.layers {
+            match f(l) {
+                Ok(v) => return Ok(v),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+}
+
+impl Source for FixtureSource {
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.first(|l| l.read(path))
+    }
+
+    fn read_dir(&self, path: &str) -> io::Result<Vec<String>> {
+        let mut all = Vec::new();
+        let mut found = false;
+        for l in &self.layers {
+            if let Ok(names) = l.read_dir(path) {
+                found = true;
+                all.extend(names);
+            }
+        }
+        if !found {
+            return Err(io::Error::from(io::ErrorKind::NotFound));
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    fn read_link(&self, path: &str) -> io::Result<String> {
+        self.first(|l| l.read_link(path))
+    }
+
+    fn metadata(&self, path: &str) -> io::Result<Metadata> {
+        self.first(|l| l.metadata(path))
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug, Default)]
+pub struct FakeClock {
+    mono_ns: AtomicU64,
+    boot_ns: AtomicU64,
+}
+
+impl FakeClock {
+    /// A clock at the given boot time (both clocks start there).
+    pub fn at_boot_ns(boot_ns: u64) -> Self {
+        FakeClock {
+            mono_ns: AtomicU64::new(boot_ns),
+            boot_ns: AtomicU64::new(boot_ns),
+        }
+    }
+
+    /// Move both clocks forward.
+    pub fn advance_ns(&self, ns: u64) {
+        self.mono_ns.fetch_add(ns, Ordering::SeqCst);
+        self.boot_ns.fetch_add(ns, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> Timestamp {
+        Timestamp {
+            mono_ns: self.mono_ns.load(Ordering::SeqCst),
+            boot_ns: self.boot_ns.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// `12.34` seconds → nanoseconds.
+pub fn seconds_to_ns(text: &str) -> u64 {
+    let (i, f) = text.split_once('.').unwrap_or((text, "0"));
+    let frac = format!("{f:0<9}");
+    i.parse::<u64>().expect("seconds") * 1_000_000_000 + frac[..9].parse::<u64>().expect("fraction")
+}
+
+/// A fixture scenario: `fixtures/cgroup-<layout>/<name>/` and its `scenario.toml`.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Scenario directory.
+    pub dir: PathBuf,
+    /// Name (the directory name).
+    pub name: String,
+    /// `v1` or `v2`.
+    pub layout: String,
+    /// Host capture under `fixtures/host/`.
+    pub host: String,
+    /// The pid that reads.
+    pub reader_pid: u32,
+    /// CLOCK_BOOTTIME at the sample.
+    pub boot_ns: u64,
+    /// Rendering options.
+    pub options: RenderOptions,
+}
+
+impl Scenario {
+    /// Load `dir/scenario.toml` (flat `key = value` lines, a TOML subset).
+    pub fn load(dir: &Path) -> Scenario {
+        let text = std::fs::read_to_string(dir.join("scenario.toml"))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let get = |key: &str| -> String {
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+                .unwrap_or_else(|| panic!("{}: scenario.toml lacks {key}", dir.display()))
+        };
+        Scenario {
+            dir: dir.to_path_buf(),
+            name: dir.file_name().unwrap().to_string_lossy().into_owned(),
+            layout: get("layout"),
+            host: get("host"),
+            reader_pid: get("reader_pid").parse().expect("reader_pid"),
+            boot_ns: seconds_to_ns(&get("boot_seconds")),
+            options: RenderOptions {
+                enable_cfs: get("enable_cfs") == "true",
+                enable_loadavg: get("enable_loadavg") == "true",
+                ..RenderOptions::default()
+            },
+        }
+    }
+
+    /// Every scenario of a layout (`v1`, `v2`), sorted by name.
+    pub fn all(layout: &str) -> Vec<Scenario> {
+        let base = fixtures_dir().join(format!("cgroup-{layout}"));
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&base)
+            .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("scenario.toml").exists())
+            .collect();
+        dirs.sort();
+        dirs.iter().map(|d| Scenario::load(d)).collect()
+    }
+
+    /// The scenario's kernel: its tree over its host capture.
+    pub fn source(&self) -> FixtureSource {
+        FixtureSource::new(&[self.dir.clone(), fixtures_dir().join("host").join(&self.host)])
+    }
+
+    /// An engine over this scenario with its options.
+    pub fn harness(&self) -> Harness {
+        let config = Config {
+            render: self.options,
+            ..Config::default()
+        };
+        Harness::new(Arc::new(self.source()), self.boot_ns, config, self.reader_pid)
+    }
+}
+
+/// The engine and its vfs over a source, with a fake clock and a default reader.
+pub struct Harness {
+    /// The filesystem operations.
+    pub vfs: Vfs,
+    /// The engine's clock.
+    pub clock: Arc<FakeClock>,
+    /// The pid `read` reads as.
+    pub pid: u32,
+}
+
+impl Harness {
+    /// Engine over `source`, clock at `boot_ns`, reading as `pid`.
+    pub fn new(source: Arc<dyn Source>, boot_ns: u64, config: Config, pid: u32) -> Harness {
+        let clock = Arc::new(FakeClock::at_boot_ns(boot_ns));
+        let engine = Engine::new(source, clock.clone(), config);
+        Harness {
+            vfs: Vfs::new(engine),
+            clock,
+            pid,
+        }
+    }
+
+    /// Read a whole file as the kernel would: open, read 37 bytes at a time, release.
+    pub fn read(&self, file: VirtualFile) -> String {
+        self.read_as(file, self.pid)
+    }
+
+    /// `read` as another pid.
+    pub fn read_as(&self, file: VirtualFile, pid: u32) -> String {
+        let node = vfs::resolve(file.path()).expect("node for every virtual file");
+        let fh = self.vfs.open(node.ino, pid).expect("open");
+        let mut out = Vec::new();
+        loop {
+            let chunk = self.vfs.read(fh, out.len() as u64, 37).expect("read");
+            if chunk.is_empty() {
+                break;
+            }
+            out.extend(chunk);
+        }
+        self.vfs.release(fh).expect("release");
+        String::from_utf8(out).expect("rendered files are UTF-8")
+    }
+}
