@@ -118,7 +118,8 @@ impl Identity {
         if let Some(c) = self.cache.get(&key) {
             let fresh = now_ns.saturating_sub(c.resolved_ns) < TTL_NS;
             let valid = shared
-                || (ns_of(source, c.init_pid) == ns && innermost_pid(source, c.init_pid) == Some(1));
+                || (ns_of(source, c.init_pid) == ns
+                    && innermost_pid(source, c.init_pid) == Some(1));
             if fresh && valid {
                 return c.reader;
             }
@@ -145,7 +146,8 @@ impl Identity {
             container,
             init_start_ticks: init_pid.and_then(|p| start_ticks(source, p)),
         };
-        self.cache.retain(|_, c| now_ns.saturating_sub(c.resolved_ns) < 10 * TTL_NS);
+        self.cache
+            .retain(|_, c| now_ns.saturating_sub(c.resolved_ns) < 10 * TTL_NS);
         self.cache.insert(
             &key,
             Cached {
@@ -177,7 +179,10 @@ mod tests {
             "/proc/self/mountinfo",
             "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
         );
-        m.file("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory\n");
+        m.file(
+            "/sys/fs/cgroup/cgroup.controllers",
+            "cpuset cpu io memory\n",
+        );
         m.link("/proc/self/ns/pid", "pid:[1]");
         // host init
         m.link("/proc/1/ns/pid", "pid:[1]");
@@ -230,11 +235,20 @@ mod tests {
         let mut m = kernel();
         let h = Hierarchies::detect(&m).unwrap();
         let id = Identity::new(IdentityMode::Init);
-        assert_eq!(id.resolve(&m, &h, 101, 0).container.memory.as_deref(), Some("/ctr"));
-        m.file("/proc/100/cgroup", "0::/moved\n");
-        assert_eq!(id.resolve(&m, &h, 101, 10).container.memory.as_deref(), Some("/ctr"));
         assert_eq!(
-            id.resolve(&m, &h, 101, 2 * TTL_NS).container.memory.as_deref(),
+            id.resolve(&m, &h, 101, 0).container.memory.as_deref(),
+            Some("/ctr")
+        );
+        m.file("/proc/100/cgroup", "0::/moved\n");
+        assert_eq!(
+            id.resolve(&m, &h, 101, 10).container.memory.as_deref(),
+            Some("/ctr")
+        );
+        assert_eq!(
+            id.resolve(&m, &h, 101, 2 * TTL_NS)
+                .container
+                .memory
+                .as_deref(),
             Some("/moved")
         );
     }

@@ -47,14 +47,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     vproc::logger::init(cli.debug);
     let Some(path) = cli.print.as_deref() else {
-        eprintln!("vproc: this build renders files with --print FILE; mounting is not available yet");
+        eprintln!(
+            "vproc: this build renders files with --print FILE; mounting is not available yet"
+        );
         return ExitCode::from(2);
     };
     let Some(file) = VirtualFile::ALL
         .into_iter()
         .find(|f| f.path() == path.trim_start_matches('/'))
     else {
-        eprintln!("vproc: unknown file {path:?}; known: {}", VirtualFile::ALL.map(|f| f.path()).join(" "));
+        eprintln!(
+            "vproc: unknown file {path:?}; known: {}",
+            VirtualFile::ALL.map(|f| f.path()).join(" ")
+        );
         return ExitCode::from(2);
     };
     let clock_ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)

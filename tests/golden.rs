@@ -8,7 +8,9 @@ use testkit::Scenario;
 use vproc::render::VirtualFile;
 
 fn file_label(f: VirtualFile) -> String {
-    f.path().replace("sys/devices/system/cpu/", "sys_cpu_").replace('/', "_")
+    f.path()
+        .replace("sys/devices/system/cpu/", "sys_cpu_")
+        .replace('/', "_")
 }
 
 fn goldens(layout: &str) {
@@ -41,8 +43,19 @@ fn golden_v2() {
 fn v1_and_v2_agree_where_semantics_agree() {
     let skip_meminfo = ["MemAvailable:", "Slab:", "SReclaimable:", "SUnreclaim:"];
     // The hostile scenario is excluded: garbage is garbage differently on each version.
-    for v1 in Scenario::all("v1").into_iter().filter(|s| s.name != "hostile") {
-        let v2 = Scenario::load(&v1.dir.parent().unwrap().parent().unwrap().join("cgroup-v2").join(&v1.name));
+    for v1 in Scenario::all("v1")
+        .into_iter()
+        .filter(|s| s.name != "hostile")
+    {
+        let v2 = Scenario::load(
+            &v1.dir
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("cgroup-v2")
+                .join(&v1.name),
+        );
         let (a, b) = (v1.harness(), v2.harness());
         for f in [
             VirtualFile::Cpuinfo,

@@ -159,9 +159,12 @@ impl Hierarchies {
             }
         };
         let unified_controllers = match &unified {
-            Some(u) => read_text(source, &format!("{}/{}", u.dir("/"), v2::CGROUP_CONTROLLERS))
-                .map(|t| t.split_whitespace().map(str::to_owned).collect())
-                .unwrap_or_default(),
+            Some(u) => read_text(
+                source,
+                &format!("{}/{}", u.dir("/"), v2::CGROUP_CONTROLLERS),
+            )
+            .map(|t| t.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
             None => Vec::new(),
         };
         Ok(Hierarchies {
@@ -272,10 +275,7 @@ pub struct Cgroups<'a> {
 impl Cgroups<'_> {
     /// Read `file` in cgroup `cg` of controller `c`.
     pub(crate) fn read(&self, c: Controller, cg: &str, file: &str) -> Result<String> {
-        let m = self
-            .hierarchies
-            .controller(c)
-            .ok_or(Error::NotFound)?;
+        let m = self.hierarchies.controller(c).ok_or(Error::NotFound)?;
         read_text(self.source, &format!("{}/{}", m.dir(cg), file))
     }
 
@@ -430,17 +430,32 @@ mod tests {
         m.file(MOUNTINFO, HYBRID);
         let h = Hierarchies::detect(&m).unwrap();
         assert_eq!(h.layout, Layout::Hybrid);
-        assert_eq!(h.controller(Controller::Memory).unwrap().mount_point, "/sys/fs/cgroup/memory");
+        assert_eq!(
+            h.controller(Controller::Memory).unwrap().mount_point,
+            "/sys/fs/cgroup/memory"
+        );
         // cpuset is neither on v1 nor enabled on the unified mount.
         assert!(h.controller(Controller::Cpuset).is_none());
 
         let mut m = MemSource::new();
-        m.file(MOUNTINFO, "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
-        m.file("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
+        m.file(
+            MOUNTINFO,
+            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
+        );
+        m.file(
+            "/sys/fs/cgroup/cgroup.controllers",
+            "cpuset cpu io memory pids\n",
+        );
         let h = Hierarchies::detect(&m).unwrap();
         assert_eq!(h.layout, Layout::Unified);
-        assert_eq!(h.controller(Controller::Cpuset).unwrap().dir("/a/b"), "/sys/fs/cgroup/a/b");
-        assert_eq!(h.controller(Controller::Cpuacct).unwrap().dir("/"), "/sys/fs/cgroup");
+        assert_eq!(
+            h.controller(Controller::Cpuset).unwrap().dir("/a/b"),
+            "/sys/fs/cgroup/a/b"
+        );
+        assert_eq!(
+            h.controller(Controller::Cpuacct).unwrap().dir("/"),
+            "/sys/fs/cgroup"
+        );
 
         let mut m = MemSource::new();
         m.file(MOUNTINFO, "1 2 0:1 / / rw - ext4 /dev/sda rw\n");
@@ -451,7 +466,10 @@ mod tests {
     fn container_paths_strip_init_scope() {
         let mut m = MemSource::new();
         m.file(MOUNTINFO, HYBRID);
-        m.file("/proc/7/cgroup", "4:memory:/lxc/c1/init.scope\n2:cpuacct:/lxc/c1\n1:cpu:/\n0::/init.scope\n");
+        m.file(
+            "/proc/7/cgroup",
+            "4:memory:/lxc/c1/init.scope\n2:cpuacct:/lxc/c1\n1:cpu:/\n0::/init.scope\n",
+        );
         let h = Hierarchies::detect(&m).unwrap();
         let id = h.container_of(&m, 7).unwrap();
         assert_eq!(id.memory.as_deref(), Some("/lxc/c1"));
@@ -466,7 +484,11 @@ mod tests {
         assert_eq!(self_and_ancestors("/"), vec!["/"]);
         assert_eq!(strip_init_scope("/init.scope"), "/");
         assert_eq!(strip_init_scope("/x/init.scope"), "/x");
-        let m = Mounted { version: CgroupVersion::V1, mount_point: "/sys/fs/cgroup/memory".into(), root: "/lxc".into() };
+        let m = Mounted {
+            version: CgroupVersion::V1,
+            mount_point: "/sys/fs/cgroup/memory".into(),
+            root: "/lxc".into(),
+        };
         assert_eq!(m.dir("/lxc/c1"), "/sys/fs/cgroup/memory/c1");
     }
 }

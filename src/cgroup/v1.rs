@@ -3,10 +3,12 @@
 use super::{Cgroups, Controller};
 use crate::error::{Error, Result};
 use crate::parse::cgroup::{
-    parse_blkio, parse_cfs_quota, parse_flat_keyed, parse_limit, parse_single_u64,
-    parse_usage_all, parse_usage_percpu, BlkioRow, CpuQuota, Limit,
+    parse_blkio, parse_cfs_quota, parse_flat_keyed, parse_limit, parse_single_u64, parse_usage_all,
+    parse_usage_percpu, BlkioRow, CpuQuota, Limit,
 };
-use crate::snapshot::{CgroupVersion, CpuUsage, Fallback, IoDevice, MemoryStat, MemoryView, SwapView};
+use crate::snapshot::{
+    CgroupVersion, CpuUsage, Fallback, IoDevice, MemoryStat, MemoryView, SwapView,
+};
 
 /// Member processes (same name on v2).
 pub const CGROUP_PROCS: &str = "cgroup.procs";
@@ -75,14 +77,23 @@ pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result
         }
     }
     if let Some(e) = stat_err {
-        fb.push(Fallback { what: "memory.stat counters (shown as 0)", reason: e.to_string() });
+        fb.push(Fallback {
+            what: "memory.stat counters (shown as 0)",
+            reason: e.to_string(),
+        });
     }
     let limit = limit.unwrap_or_else(|e| {
-        fb.push(Fallback { what: "memory limit (host MemTotal shown)", reason: e.to_string() });
+        fb.push(Fallback {
+            what: "memory limit (host MemTotal shown)",
+            reason: e.to_string(),
+        });
         Limit::Max
     });
     let usage = usage.unwrap_or_else(|e| {
-        fb.push(Fallback { what: "memory usage (estimated from memory.stat)", reason: e.to_string() });
+        fb.push(Fallback {
+            what: "memory usage (estimated from memory.stat)",
+            reason: e.to_string(),
+        });
         stat.estimated_usage()
     });
     let swap = match (
@@ -108,7 +119,10 @@ pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result
         }
         (Err(e), _) | (_, Err(e)) => {
             if !e.is_not_found() {
-                fb.push(Fallback { what: "swap accounting (swap shown as 0)", reason: e.to_string() });
+                fb.push(Fallback {
+                    what: "swap accounting (swap shown as 0)",
+                    reason: e.to_string(),
+                });
             }
             None
         }
@@ -159,15 +173,22 @@ pub(super) fn cfs_quota(cg: &Cgroups, path: &str) -> Result<Option<CpuQuota>> {
 pub(super) fn cpu_usage(cg: &Cgroups, path: &str) -> Result<CpuUsage> {
     let c = Controller::Cpuacct;
     let per_cpu: Option<Vec<(u32, u64, u64)>> = match cg.read(c, path, CPUACCT_USAGE_ALL) {
-        Ok(t) => parse_usage_all(&t)
-            .ok()
-            .map(|v| v.into_iter().map(|u| (u.cpu, u.user_ns, u.system_ns)).collect()),
+        Ok(t) => parse_usage_all(&t).ok().map(|v| {
+            v.into_iter()
+                .map(|u| (u.cpu, u.user_ns, u.system_ns))
+                .collect()
+        }),
         Err(_) => None,
     }
     .or_else(|| {
         let t = cg.read(c, path, CPUACCT_USAGE_PERCPU).ok()?;
         let v = parse_usage_percpu(&t).ok()?;
-        Some(v.into_iter().zip(0u32..).map(|(ns, cpu)| (cpu, ns, 0)).collect())
+        Some(
+            v.into_iter()
+                .zip(0u32..)
+                .map(|(ns, cpu)| (cpu, ns, 0))
+                .collect(),
+        )
     });
     let total = num(cg, c, path, CPUACCT_USAGE);
     let (user_ns, system_ns) = per_cpu.as_ref().map_or((0, 0), |v| {
@@ -250,7 +271,9 @@ pub(super) fn io(cg: &Cgroups, path: &str) -> Result<Option<Vec<IoDevice>>> {
 
 /// `memory.kmem.slabinfo` when it has content (empty on current kernels).
 pub fn kmem_slabinfo(cg: &Cgroups, path: &str) -> Option<String> {
-    let t = cg.read(Controller::Memory, path, MEMORY_KMEM_SLABINFO).ok()?;
+    let t = cg
+        .read(Controller::Memory, path, MEMORY_KMEM_SLABINFO)
+        .ok()?;
     (t.lines().count() > 2).then_some(t)
 }
 

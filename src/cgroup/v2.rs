@@ -6,7 +6,9 @@ use crate::parse::cgroup::{
     parse_cpu_max, parse_dev, parse_flat_keyed, parse_nested_keyed, parse_single_u64, CpuQuota,
     Limit,
 };
-use crate::snapshot::{CgroupVersion, CpuUsage, Fallback, IoDevice, MemoryStat, MemoryView, SwapView};
+use crate::snapshot::{
+    CgroupVersion, CpuUsage, Fallback, IoDevice, MemoryStat, MemoryView, SwapView,
+};
 
 /// Controllers available in a cgroup.
 pub const CGROUP_CONTROLLERS: &str = "cgroup.controllers";
@@ -42,42 +44,64 @@ pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result
         Err(e) => (MemoryStat::default(), Some(e)),
     };
     let limit = cg.min_limit_over_ancestors(m, path, MEMORY_MAX);
-    let usage = cg
-        .read(m, path, MEMORY_CURRENT)
-        .and_then(|t| parse_single_u64(&t).map_err(|e| Error::parse(&cg.path(m, path, MEMORY_CURRENT), e.what)));
+    let usage = cg.read(m, path, MEMORY_CURRENT).and_then(|t| {
+        parse_single_u64(&t).map_err(|e| Error::parse(&cg.path(m, path, MEMORY_CURRENT), e.what))
+    });
     if let (Err(a), Err(b), Some(_)) = (&limit, &usage, &stat_err) {
         if a.is_not_found() && b.is_not_found() {
             return Err(Error::NotFound);
         }
     }
     if let Some(e) = stat_err {
-        fb.push(Fallback { what: "memory.stat counters (shown as 0)", reason: e.to_string() });
+        fb.push(Fallback {
+            what: "memory.stat counters (shown as 0)",
+            reason: e.to_string(),
+        });
     }
     let limit = limit.unwrap_or_else(|e| {
-        fb.push(Fallback { what: "memory limit (host MemTotal shown)", reason: e.to_string() });
+        fb.push(Fallback {
+            what: "memory limit (host MemTotal shown)",
+            reason: e.to_string(),
+        });
         Limit::Max
     });
     let usage = usage.unwrap_or_else(|e| {
-        fb.push(Fallback { what: "memory usage (estimated from memory.stat)", reason: e.to_string() });
+        fb.push(Fallback {
+            what: "memory usage (estimated from memory.stat)",
+            reason: e.to_string(),
+        });
         stat.estimated_usage()
     });
     let swap = match cg.read(m, path, MEMORY_SWAP_CURRENT) {
         Ok(t) => {
             let usage = parse_single_u64(&t).unwrap_or_else(|e| {
-                fb.push(Fallback { what: "swap usage (shown as 0)", reason: e.what });
+                fb.push(Fallback {
+                    what: "swap usage (shown as 0)",
+                    reason: e.what,
+                });
                 0
             });
             let limit = cg
                 .min_limit_over_ancestors(m, path, MEMORY_SWAP_MAX)
                 .unwrap_or_else(|e| {
-                    fb.push(Fallback { what: "swap limit (host swap shown)", reason: e.to_string() });
+                    fb.push(Fallback {
+                        what: "swap limit (host swap shown)",
+                        reason: e.to_string(),
+                    });
                     Limit::Max
                 });
-            Some(SwapView { limit, usage, swappiness: None })
+            Some(SwapView {
+                limit,
+                usage,
+                swappiness: None,
+            })
         }
         Err(e) => {
             if !e.is_not_found() {
-                fb.push(Fallback { what: "swap accounting (swap shown as 0)", reason: e.to_string() });
+                fb.push(Fallback {
+                    what: "swap accounting (swap shown as 0)",
+                    reason: e.to_string(),
+                });
             }
             None
         }
@@ -129,7 +153,11 @@ pub(super) fn cpu_usage(cg: &Cgroups, path: &str) -> Result<CpuUsage> {
     let c = Controller::Cpuacct;
     let t = cg.read(c, path, CPU_STAT)?;
     let (kv, _) = parse_flat_keyed(&t);
-    let get = |k: &str| kv.iter().find(|(n, _)| n == k).map(|(_, v)| v.saturating_mul(1000));
+    let get = |k: &str| {
+        kv.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.saturating_mul(1000))
+    };
     let user_ns = get("user_usec");
     let system_ns = get("system_usec");
     let total_ns = get("usage_usec")

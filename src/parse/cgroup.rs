@@ -308,10 +308,15 @@ mod tests {
 
     #[test]
     fn cpuacct_files() {
-        let u = parse_usage_all("cpu user system\n0 1802003023 2658339083\n1 3736730535 3943860299\n").unwrap();
+        let u =
+            parse_usage_all("cpu user system\n0 1802003023 2658339083\n1 3736730535 3943860299\n")
+                .unwrap();
         assert_eq!(u[1].system_ns, 3943860299);
         assert!(parse_usage_all("0 1 2\n").is_err());
-        assert_eq!(parse_usage_percpu("4819312378 8219254538 \n").unwrap(), vec![4819312378, 8219254538]);
+        assert_eq!(
+            parse_usage_percpu("4819312378 8219254538 \n").unwrap(),
+            vec![4819312378, 8219254538]
+        );
         let b = parse_blkio("8:0 Read 4096\n8:0 Write 0\nTotal 4096\n");
         assert_eq!(b.len(), 2);
     }

@@ -114,11 +114,16 @@ mod tests {
 
     #[test]
     fn x86_blocks() {
-        let c = parse_cpuinfo("processor\t: 0\nvendor_id\t: X\n\nprocessor\t: 1\nvendor_id\t: X\n\n");
+        let c =
+            parse_cpuinfo("processor\t: 0\nvendor_id\t: X\n\nprocessor\t: 1\nvendor_id\t: X\n\n");
         assert!(!c.s390);
         assert_eq!(c.block_count(), 2);
         match &c.items[1] {
-            CpuInfoItem::Block { number, head, lines } => {
+            CpuInfoItem::Block {
+                number,
+                head,
+                lines,
+            } => {
                 assert_eq!(*number, 1);
                 assert_eq!(head, "processor\t: ");
                 assert_eq!(lines, &vec!["vendor_id\t: X".to_owned(), String::new()]);
@@ -129,7 +134,9 @@ mod tests {
 
     #[test]
     fn ppc_trailer_is_lines() {
-        let c = parse_cpuinfo("processor\t: 0\ncpu\t\t: POWER9\n\ntimebase\t: 512000000\nMMU\t\t: Radix\n");
+        let c = parse_cpuinfo(
+            "processor\t: 0\ncpu\t\t: POWER9\n\ntimebase\t: 512000000\nMMU\t\t: Radix\n",
+        );
         assert_eq!(c.block_count(), 1);
         assert_eq!(c.items.len(), 3);
         assert_eq!(c.items[2], CpuInfoItem::Line("MMU\t\t: Radix".into()));

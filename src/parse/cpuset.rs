@@ -48,12 +48,24 @@ impl CpuSet {
 
     /// The CPUs in both sets.
     pub fn intersection(&self, other: &CpuSet) -> CpuSet {
-        CpuSet(self.0.iter().copied().filter(|c| other.contains(*c)).collect())
+        CpuSet(
+            self.0
+                .iter()
+                .copied()
+                .filter(|c| other.contains(*c))
+                .collect(),
+        )
     }
 
     /// The CPUs of `self` that are not in `other`.
     pub fn difference(&self, other: &CpuSet) -> CpuSet {
-        CpuSet(self.0.iter().copied().filter(|c| !other.contains(*c)).collect())
+        CpuSet(
+            self.0
+                .iter()
+                .copied()
+                .filter(|c| !other.contains(*c))
+                .collect(),
+        )
     }
 
     /// The first `n` CPUs (all of them if there are fewer).
@@ -146,6 +158,9 @@ mod tests {
             let back = parse_cpuset(&text).unwrap();
             assert_eq!(back.iter().collect::<Vec<_>>(), cpus, "{text}");
         }
-        assert_eq!(CpuSet::from_cpus([0, 1, 2, 3, 8, 10, 11]).to_string(), "0-3,8,10-11");
+        assert_eq!(
+            CpuSet::from_cpus([0, 1, 2, 3, 8, 10, 11]).to_string(),
+            "0-3,8,10-11"
+        );
     }
 }

@@ -43,7 +43,10 @@ mod tests {
     fn device_lines() {
         let d = parse_diskstats("   7       0 loop0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n 259       0 nvme0n1 1 2\nbroken\n");
         assert_eq!(d.len(), 2);
-        assert_eq!((d[0].major, d[0].minor, d[0].name.as_str()), (7, 0, "loop0"));
+        assert_eq!(
+            (d[0].major, d[0].minor, d[0].name.as_str()),
+            (7, 0, "loop0")
+        );
         assert_eq!(d[0].counters.len(), 17);
     }
 }

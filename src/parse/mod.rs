@@ -75,6 +75,7 @@ pub(crate) fn parse_hundredths(word: &str) -> ParseResult<u64> {
     };
     int.checked_mul(100)
         .and_then(|v| v.checked_add(frac))
+        .filter(|v| *v <= MAX_KERNEL_NUMBER)
         .ok_or_else(|| ParseError::new("number out of range"))
 }
 

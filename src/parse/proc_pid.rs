@@ -80,7 +80,8 @@ mod tests {
 
     #[test]
     fn cgroup_lines() {
-        let c = parse_pid_cgroup("4:memory:/process_api/1b\n1:cpu,cpuacct:/x:y\n0::/init.scope\nbad\n");
+        let c =
+            parse_pid_cgroup("4:memory:/process_api/1b\n1:cpu,cpuacct:/x:y\n0::/init.scope\nbad\n");
         assert_eq!(c.len(), 3);
         assert_eq!(c[0].controllers, vec!["memory"]);
         assert_eq!(c[1].path, "/x:y");
@@ -98,7 +99,10 @@ mod tests {
 
     #[test]
     fn nspid() {
-        assert_eq!(parse_nspid("Name:\tx\nNSpid:\t4242\t1\n"), Some(vec![4242, 1]));
+        assert_eq!(
+            parse_nspid("Name:\tx\nNSpid:\t4242\t1\n"),
+            Some(vec![4242, 1])
+        );
         assert_eq!(parse_nspid("Name:\tx\n"), None);
     }
 }

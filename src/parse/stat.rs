@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(s.cpus().count(), 2);
         assert_eq!(s.cpu(1).unwrap().0[0], 4757);
         assert_eq!(s.cpu(1).unwrap().busy(), 4757 + 2727 + 640 + 57 + 8);
-        assert_eq!(s.others().collect::<Vec<_>>(), vec!["intr 1 2", "btime 1795906082"]);
+        assert_eq!(
+            s.others().collect::<Vec<_>>(),
+            vec!["intr 1 2", "btime 1795906082"]
+        );
         assert!(matches!(s.lines[0], StatLine::CpuTotal(_)));
     }
 

@@ -31,7 +31,10 @@ mod tests {
     fn two_numbers() {
         assert_eq!(
             parse_uptime("207.69 351.96\n"),
-            Ok(Uptime { uptime_cs: 20769, idle_cs: 35196 })
+            Ok(Uptime {
+                uptime_cs: 20769,
+                idle_cs: 35196
+            })
         );
         assert!(parse_uptime("207.69").is_err());
     }

@@ -10,6 +10,7 @@
 //!
 //! With no cpuset (or the root cgroup) and no CPU view the host file is shown unchanged.
 
+use super::push_host;
 use super::{visible_cpus, RenderCtx};
 use crate::parse::cpuinfo::CpuInfoItem;
 use crate::snapshot::Snapshot;
@@ -32,7 +33,7 @@ pub fn render_cpuinfo(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
     let visible = visible_cpus(snap, &ctx.options);
     let info = &snap.host.cpuinfo;
     if visible.host || info.block_count() == 0 {
-        out.push_str(&snap.host.cpuinfo_text);
+        push_host(out, &snap.host.cpuinfo_text);
         return;
     }
     let count = visible.count();
@@ -51,7 +52,11 @@ pub fn render_cpuinfo(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
     let (mut next_block, mut next_summary) = (0usize, 0usize);
     for (i, item) in info.items.iter().enumerate() {
         match item {
-            CpuInfoItem::Block { number, head, lines } => {
+            CpuInfoItem::Block {
+                number,
+                head,
+                lines,
+            } => {
                 if visible.physical.contains(*number) {
                     let _ = writeln!(out, "{head}{next_block}");
                     next_block += 1;

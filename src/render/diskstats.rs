@@ -16,6 +16,7 @@
 //! When the kernel keeps no usable per-cgroup figures (no blkio/io files) the host file
 //! is shown, as LXCFS does.
 
+use super::push_host;
 use super::RenderCtx;
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
@@ -23,7 +24,7 @@ use std::fmt::Write;
 /// Render diskstats.
 pub fn render_diskstats(snap: &Snapshot, _ctx: &RenderCtx, out: &mut String) {
     let Some(io) = &snap.container.io else {
-        out.push_str(&snap.host.diskstats_text);
+        push_host(out, &snap.host.diskstats_text);
         return;
     };
     for disk in &snap.host.diskstats {

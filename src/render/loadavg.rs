@@ -8,6 +8,7 @@
 //!
 //! Without `-l`, or when the container has no cpu cgroup, the host file is shown.
 
+use super::push_host;
 use super::RenderCtx;
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
@@ -20,13 +21,18 @@ pub const FIXED_1: u64 = 1 << FSHIFT;
 /// One average in LXCFS's `int.frac2` format.
 pub fn format_avg(out: &mut String, avenrun: u64) {
     let v = avenrun.saturating_add(FIXED_1 / 200);
-    let _ = write!(out, "{}.{:02}", v >> FSHIFT, ((v & (FIXED_1 - 1)) * 100) >> FSHIFT);
+    let _ = write!(
+        out,
+        "{}.{:02}",
+        v >> FSHIFT,
+        ((v & (FIXED_1 - 1)) * 100) >> FSHIFT
+    );
 }
 
 /// Render loadavg.
 pub fn render_loadavg(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
     let Some(load) = snap.container.load.filter(|_| ctx.options.enable_loadavg) else {
-        out.push_str(&snap.host.loadavg_text);
+        push_host(out, &snap.host.loadavg_text);
         return;
     };
     for (i, a) in load.avenrun.iter().enumerate() {

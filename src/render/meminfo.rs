@@ -23,6 +23,7 @@
 //! absurd values; MemFree ≤ MemAvailable ≤ MemTotal and SwapFree ≤ SwapTotal always hold.
 //! With no memory cgroup (or the root cgroup) the host file is shown unchanged.
 
+use super::push_host;
 use super::{kb_line, RenderCtx};
 use crate::config::RenderOptions;
 use crate::parse::cgroup::Limit;
@@ -66,7 +67,7 @@ pub fn swap_kb(m: &MemoryView, host: &HostView, options: &RenderOptions) -> (u64
 pub fn render_meminfo(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
     let host = &snap.host;
     let Some(m) = &snap.container.memory else {
-        out.push_str(&host.meminfo_text);
+        push_host(out, &host.meminfo_text);
         return;
     };
     let s = &m.stat;

@@ -190,7 +190,9 @@ pub fn visible_cpus(snap: &Snapshot, options: &RenderOptions) -> VisibleCpus {
         };
     }
     let n = match c.quota {
-        Some(q) => usize::try_from(q.ceil_cpus()).unwrap_or(usize::MAX).clamp(1, base.len().max(1)),
+        Some(q) => usize::try_from(q.ceil_cpus())
+            .unwrap_or(usize::MAX)
+            .clamp(1, base.len().max(1)),
         None => base.len(),
     };
     VisibleCpus {
@@ -211,4 +213,13 @@ pub(crate) fn kb_line(out: &mut String, key: &str, value: u64) {
 /// Nanoseconds to USER_HZ ticks without overflow.
 pub(crate) fn ns_to_ticks(ns: u64, clock_ticks: u64) -> u64 {
     u64::try_from(u128::from(ns) * u128::from(clock_ticks) / 1_000_000_000).unwrap_or(u64::MAX)
+}
+
+/// Append a host file shown unchanged, with the final newline every kernel file has
+/// (even if what was read lacked one).
+pub(crate) fn push_host(out: &mut String, text: &str) {
+    out.push_str(text);
+    if !text.is_empty() && !text.ends_with('\n') {
+        out.push('\n');
+    }
 }

@@ -10,6 +10,7 @@
 //! (`some avg10=%.2f avg60=%.2f avg300=%.2f total=%llu`) from parsed values, so a
 //! malformed cgroup file falls back to the host file instead of being passed through.
 
+use super::push_host;
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
 
@@ -17,7 +18,7 @@ use std::fmt::Write;
 pub fn render_pressure(snap: &Snapshot, index: usize, out: &mut String) {
     let index = index.min(2);
     let Some(lines) = &snap.container.pressure[index] else {
-        out.push_str(&snap.host.pressure_text[index]);
+        push_host(out, &snap.host.pressure_text[index]);
         return;
     };
     for l in lines {

@@ -5,13 +5,13 @@
 //! | the cgroup's slab caches, when the kernel reports any | v1 `memory.kmem.slabinfo` (empty on current kernels) |
 //! | otherwise the host file, as LXCFS | host `/proc/slabinfo` |
 
-use super::RenderCtx;
+use super::{push_host, RenderCtx};
 use crate::snapshot::Snapshot;
 
 /// Render slabinfo.
 pub fn render_slabinfo(snap: &Snapshot, _ctx: &RenderCtx, out: &mut String) {
     match &snap.container.slabinfo {
-        Some(s) => out.push_str(s),
-        None => out.push_str(&snap.host.slabinfo_text),
+        Some(s) => push_host(out, s),
+        None => push_host(out, &snap.host.slabinfo_text),
     }
 }

@@ -10,7 +10,8 @@
 //! | no usage readable | the host lines of the visible CPUs, renamed | | |
 //! | `intr`, `ctxt`, `btime`, `processes`, `procs_*`, `softirq` | host lines unchanged (`btime` must stay the host's: `ps` derives start times from it) | | |
 //!
-//! With no cpuset, no usage (root cgroup) and no CPU view the host file is shown unchanged.
+//! With no cpuset, no usage (root cgroup) and no CPU view the host's lines are shown
+//! (the aggregate recomputed from the per-CPU lines, so they always add up).
 
 use super::{ns_to_ticks, visible_cpus, RenderCtx};
 use crate::parse::stat::CpuTimes;
@@ -30,10 +31,6 @@ pub fn render_stat(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
     let visible = visible_cpus(snap, &ctx.options);
     let usage = snap.container.cpu_usage.as_ref();
     let host = &snap.host;
-    if visible.host && usage.is_none() {
-        out.push_str(&host.stat_text);
-        return;
-    }
     let hz = ctx.options.clock_ticks;
     let cpus: Vec<u32> = visible.physical.iter().collect();
     let n = cpus.len() as u64;
@@ -44,7 +41,9 @@ pub fn render_stat(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
                 per_cpu
                     .iter()
                     .find(|(c, _, _)| *c == cpu)
-                    .map_or((0, 0), |(_, us, sy)| (ns_to_ticks(*us, hz), ns_to_ticks(*sy, hz)))
+                    .map_or((0, 0), |(_, us, sy)| {
+                        (ns_to_ticks(*us, hz), ns_to_ticks(*sy, hz))
+                    })
             };
             let mut v: Vec<(u64, u64)> = cpus.iter().map(|&c| ticks(c)).collect();
             // CPUs of the cpuset hidden by the CPU view fold into the last visible one.

@@ -9,6 +9,7 @@
 //! With no memory cgroup (or the root cgroup) the host file is shown unchanged.
 
 use super::meminfo::swap_kb;
+use super::push_host;
 use super::RenderCtx;
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
@@ -19,12 +20,18 @@ pub const HEADER: &str = "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n";
 /// Render swaps.
 pub fn render_swaps(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
     let Some(m) = &snap.container.memory else {
-        out.push_str(&snap.host.swaps_text);
+        push_host(out, &snap.host.swaps_text);
         return;
     };
     out.push_str(HEADER);
     let (total, free) = swap_kb(m, &snap.host, &ctx.options);
     if total > 0 {
-        let _ = writeln!(out, "none{:36}virtual\t\t{}\t{}\t0", "", total, total - free);
+        let _ = writeln!(
+            out,
+            "none{:36}virtual\t\t{}\t{}\t0",
+            "",
+            total,
+            total - free
+        );
     }
 }

@@ -25,7 +25,8 @@ pub fn render_uptime(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
         None => (host.uptime_cs, host.idle_cs),
         Some(start) => {
             let now_cs = snap.taken.boot_ns / 10_000_000;
-            let start_cs = u64::try_from(u128::from(start) * 100 / u128::from(hz)).unwrap_or(u64::MAX);
+            let start_cs =
+                u64::try_from(u128::from(start) * 100 / u128::from(hz)).unwrap_or(u64::MAX);
             let age = now_cs.saturating_sub(start_cs);
             let n = visible_cpus(snap, &ctx.options).count().max(1) as u64;
             let capacity = age.saturating_mul(n);

@@ -100,9 +100,10 @@ impl Engine {
     pub fn reader(&self, pid: u32) -> Reader {
         let h = self.hierarchies.load();
         match h.as_ref() {
-            Some(h) => self
-                .identity
-                .resolve(self.source.as_ref(), h, pid, self.clock.now().mono_ns),
+            Some(h) => {
+                self.identity
+                    .resolve(self.source.as_ref(), h, pid, self.clock.now().mono_ns)
+            }
             None => Reader {
                 container: ContainerId::default(),
                 init_start_ticks: None,

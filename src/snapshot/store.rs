@@ -41,7 +41,10 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         let mut result = value.clone();
         self.map.rcu(|map| {
             let mut map = HashMap::clone(map);
-            result = map.entry(key.clone()).or_insert_with(|| value.clone()).clone();
+            result = map
+                .entry(key.clone())
+                .or_insert_with(|| value.clone())
+                .clone();
             map
         });
         result

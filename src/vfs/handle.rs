@@ -87,7 +87,8 @@ impl HandleTable {
 
     fn locate(&self, fh: u64) -> Option<(usize, u32)> {
         let index = usize::try_from(fh & 0xffff_ffff).ok()?.checked_sub(1)?;
-        (index < self.allocated.load(Ordering::Acquire) * CHUNK).then_some((index, (fh >> 32) as u32))
+        (index < self.allocated.load(Ordering::Acquire) * CHUNK)
+            .then_some((index, (fh >> 32) as u32))
     }
 
     /// The open file behind `fh`.
@@ -104,7 +105,10 @@ impl HandleTable {
         let file = self.get(fh)?;
         let (index, _) = self.locate(fh).ok_or(Error::BadHandle)?;
         let prev = self.slot(index).compare_and_swap(&Some(file), None);
-        if prev.as_ref().is_some_and(|p| p.generation == (fh >> 32) as u32) {
+        if prev
+            .as_ref()
+            .is_some_and(|p| p.generation == (fh >> 32) as u32)
+        {
             Ok(())
         } else {
             Err(Error::BadHandle)

@@ -138,7 +138,9 @@ pub fn children(dir: Ino) -> Result<impl Iterator<Item = &'static Node>> {
     if node(dir)?.kind != NodeKind::Dir {
         return Err(Error::NotDir);
     }
-    Ok(NODES.iter().filter(move |n| n.parent == dir && n.ino != ROOT))
+    Ok(NODES
+        .iter()
+        .filter(move |n| n.parent == dir && n.ino != ROOT))
 }
 
 /// The operations of the filesystem over an [`Engine`].

@@ -53,7 +53,10 @@ impl KernelBuilder {
             "/proc/self/mountinfo",
             "30 24 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
         );
-        self.mem.file("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
+        self.mem.file(
+            "/sys/fs/cgroup/cgroup.controllers",
+            "cpuset cpu io memory pids\n",
+        );
         self.mem.link("/proc/self/ns/pid", "pid:[1]");
         self.mem.link(&format!("/proc/{pid}/ns/pid"), "pid:[1]");
         self.mem.file(&format!("/proc/{pid}/cgroup"), "0::/ct\n");
@@ -82,5 +85,56 @@ impl KernelBuilder {
     /// The kernel.
     pub fn build(self) -> MemSource {
         self.mem
+    }
+}
+
+/// A kernel whose files change while the engine runs, counting the reads it serves.
+#[derive(Debug, Default)]
+pub struct LiveKernel {
+    mem: std::sync::RwLock<MemSource>,
+    reads: std::sync::Mutex<Vec<String>>,
+}
+
+impl LiveKernel {
+    /// Start from a built kernel.
+    pub fn new(mem: MemSource) -> Self {
+        LiveKernel {
+            mem: std::sync::RwLock::new(mem),
+            reads: Default::default(),
+        }
+    }
+
+    /// Change a file.
+    pub fn set(&self, path: &str, content: impl AsRef<[u8]>) {
+        self.mem.write().unwrap().file(path, content);
+    }
+
+    /// Remove a file or subtree (a cgroup disappearing).
+    pub fn remove(&self, path: &str) {
+        self.mem.write().unwrap().remove(path);
+    }
+
+    /// How many reads of paths starting with `prefix` were served, then reset the log.
+    pub fn take_reads(&self, prefix: &str) -> usize {
+        let mut r = self.reads.lock().unwrap();
+        let n = r.iter().filter(|p| p.starts_with(prefix)).count();
+        r.clear();
+        n
+    }
+}
+
+impl vproc::source::Source for LiveKernel {
+    fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
+        self.reads.lock().unwrap().push(path.to_owned());
+        self.mem.read().unwrap().read(path)
+    }
+    fn read_dir(&self, path: &str) -> std::io::Result<Vec<String>> {
+        self.mem.read().unwrap().read_dir(path)
+    }
+    fn read_link(&self, path: &str) -> std::io::Result<String> {
+        self.mem.read().unwrap().read_link(path)
+    }
+    fn metadata(&self, path: &str) -> std::io::Result<vproc::source::Metadata> {
+        self.mem.read().unwrap().metadata(path)
     }
 }

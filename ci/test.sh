@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's test command, with the checks CI adds around it. Run from anywhere.
+# Installs nothing but the Rust components it needs (rustfmt, clippy).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stage() { printf '\n== %s\n' "$*"; }
+timed() {
+  local name=$1; shift
+  local t0=$SECONDS
+  "$@"
+  printf '== %s: %ss\n' "$name" $((SECONDS - t0))
+}
+
+for comp in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$comp"; then
+    rustup component add "$comp"
+  fi
+done
+
+stage "format"
+timed fmt cargo fmt --all --check
+stage "lint"
+timed clippy cargo clippy --all-targets --locked -- -D warnings
+stage "boundaries"
+# Only source::host touches the filesystem, only snapshot::store and vfs::handle use
+# arc-swap, nothing imports fuser before the FUSE adapter exists.
+bad=0
+if grep -rn 'std::fs' src --include=*.rs | grep -v -e '^src/source/host.rs' -e '^src/main.rs' -e '//'; then bad=1; fi
+if grep -rln 'arc_swap' src | grep -v -e '^src/snapshot/store.rs' -e '^src/vfs/handle.rs'; then bad=1; fi
+if grep -rn 'use fuser' src | grep -v -e '^src/fs.rs' -e '^src/main.rs'; then bad=1; fi
+if grep -rn 'unsafe' src --include=*.rs | grep -v 'unsafe_code'; then bad=1; fi
+[ "$bad" = 0 ] || { echo "module boundary violated (see lines above)"; exit 1; }
+echo "boundaries ok"
+stage "tests"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+t0=$SECONDS
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+printf '== test: %ss\n' $((SECONDS - t0))
+# One closing line over every test binary (doc-test binaries print "0 passed" last).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

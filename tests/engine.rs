@@ -1,0 +1,238 @@
+//! The sampler's contract, driven with a fake clock: freshness, demand-driven work,
+//! forgetting, render-once-per-open, and fallbacks when a cgroup disappears.
+#![allow(clippy::disallowed_methods)] // tests read fixtures directly
+
+use std::sync::Arc;
+use testkit::builder::{KernelBuilder, LiveKernel, V2_CONTAINER};
+use testkit::{fixtures_dir, FakeClock, Harness, Scenario};
+use vproc::config::Config;
+use vproc::render::VirtualFile;
+use vproc::vfs;
+
+const PID: u32 = 4242;
+const MS: u64 = 1_000_000;
+
+fn kernel() -> Arc<LiveKernel> {
+    let c = V2_CONTAINER;
+    let mem = KernelBuilder::new()
+        .host_capture(&fixtures_dir().join("host/x86_64-4cpu"))
+        .v2_container(PID)
+        .file(&format!("{c}/memory.max"), "1073741824\n")
+        .file(&format!("{c}/memory.current"), "104857600\n")
+        .file(&format!("{c}/memory.stat"), "file 0\n")
+        .file(
+            &format!("{c}/cpu.stat"),
+            "usage_usec 1000\nuser_usec 600\nsystem_usec 400\n",
+        )
+        .file("/proc/800/cgroup", "0::/other\n")
+        .file("/sys/fs/cgroup/other/memory.max", "2147483648\n")
+        .file("/sys/fs/cgroup/other/memory.current", "0\n")
+        .build();
+    let mut mem = mem;
+    mem.link("/proc/800/ns/pid", "pid:[1]");
+    Arc::new(LiveKernel::new(mem))
+}
+
+fn harness(k: &Arc<LiveKernel>) -> Harness {
+    Harness::new(k.clone(), 1_000_000 * MS, Config::default(), PID)
+}
+
+fn mem_free(h: &Harness) -> u64 {
+    h.read(VirtualFile::Meminfo)
+        .lines()
+        .find(|l| l.starts_with("MemFree:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn fresh_snapshot_is_reused_without_cgroup_io_until_max_staleness() {
+    let k = kernel();
+    let h = harness(&k);
+    assert_eq!(mem_free(&h), 1048576 - 102400);
+    assert!(
+        k.take_reads("/sys/fs/cgroup") > 0,
+        "first read builds synchronously"
+    );
+    k.set(&format!("{V2_CONTAINER}/memory.current"), "209715200\n");
+    h.clock.advance_ns(40 * MS);
+    assert_eq!(
+        mem_free(&h),
+        1048576 - 102400,
+        "within max staleness: same snapshot"
+    );
+    assert_eq!(
+        k.take_reads("/sys/fs/cgroup"),
+        0,
+        "no cgroup I/O on the read path"
+    );
+    h.clock.advance_ns(70 * MS);
+    assert_eq!(
+        mem_free(&h),
+        1048576 - 204800,
+        "older than 100 ms: never served"
+    );
+}
+
+#[test]
+fn sampler_tick_refreshes_only_containers_being_read() {
+    let k = kernel();
+    let h = harness(&k);
+    mem_free(&h);
+    k.take_reads("");
+    k.set(&format!("{V2_CONTAINER}/memory.current"), "209715200\n");
+    h.clock.advance_ns(60 * MS);
+    h.vfs.engine().tick();
+    assert!(
+        k.take_reads(V2_CONTAINER) > 0,
+        "the container being read is refreshed"
+    );
+    assert_eq!(
+        k.take_reads("/sys/fs/cgroup/other"),
+        0,
+        "a container nobody reads costs nothing"
+    );
+    h.clock.advance_ns(50 * MS);
+    assert_eq!(mem_free(&h), 1048576 - 204800);
+    assert_eq!(
+        k.take_reads("/sys/fs/cgroup"),
+        0,
+        "served from the sampler's snapshot"
+    );
+    // The other container appears on its first read, with its own numbers.
+    let other = h.read_as(VirtualFile::Meminfo, 800);
+    assert!(
+        other.starts_with("MemTotal:        2097152 kB\n"),
+        "{other}"
+    );
+    assert_eq!(h.vfs.engine().containers(), 2);
+}
+
+#[test]
+fn containers_not_read_are_no_longer_sampled_then_forgotten() {
+    let k = kernel();
+    let h = harness(&k);
+    mem_free(&h);
+    let cfg = Config::default();
+    h.clock.advance_ns(cfg.active_window_ns + MS);
+    k.take_reads("");
+    h.vfs.engine().tick();
+    assert_eq!(
+        k.take_reads("/sys/fs/cgroup"),
+        0,
+        "idle container not sampled"
+    );
+    assert_eq!(h.vfs.engine().containers(), 1);
+    h.clock.advance_ns(cfg.forget_after_ns);
+    h.vfs.engine().tick();
+    assert_eq!(h.vfs.engine().containers(), 0);
+}
+
+#[test]
+fn an_open_file_serves_the_bytes_rendered_at_open() {
+    let k = kernel();
+    let h = harness(&k);
+    let node = vfs::resolve("proc/meminfo").unwrap();
+    let fh = h.vfs.open(node.ino, PID).unwrap();
+    let head = h.vfs.read(fh, 0, 40).unwrap();
+    k.set(&format!("{V2_CONTAINER}/memory.current"), "0\n");
+    h.clock.advance_ns(1000 * MS);
+    let whole = h.read(VirtualFile::Meminfo);
+    assert!(
+        whole.contains("MemFree:         1048576 kB"),
+        "a new open sees the change"
+    );
+    let mut rest = h.vfs.read(fh, 40, 1 << 20).unwrap();
+    let mut old = head.clone();
+    old.append(&mut rest);
+    let old = String::from_utf8(old).unwrap();
+    assert!(
+        old.contains("MemFree:          946176 kB"),
+        "the old handle does not: {old}"
+    );
+    assert!(h.vfs.read(fh, 1 << 30, 10).unwrap().is_empty());
+    h.vfs.release(fh).unwrap();
+    assert!(h.vfs.read(fh, 0, 10).is_err(), "released handles are gone");
+}
+
+#[test]
+fn a_cgroup_removed_between_two_reads_falls_back_to_the_host() {
+    let k = kernel();
+    let h = harness(&k);
+    assert!(h
+        .read(VirtualFile::Meminfo)
+        .starts_with("MemTotal:        1048576 kB"));
+    k.remove(V2_CONTAINER);
+    h.clock.advance_ns(200 * MS);
+    let after = h.read(VirtualFile::Meminfo);
+    let host =
+        std::fs::read_to_string(fixtures_dir().join("host/x86_64-4cpu/proc/meminfo")).unwrap();
+    assert_eq!(after, host);
+    let reader = h.vfs.engine().reader(PID);
+    let snap = h
+        .vfs
+        .engine()
+        .snapshot(&reader.container, VirtualFile::Meminfo.parts());
+    assert!(
+        snap.container
+            .fallbacks
+            .iter()
+            .any(|f| f.what.starts_with("memory cgroup")),
+        "{:?}",
+        snap.container.fallbacks
+    );
+    // Other files stay sane too.
+    assert!(h.read(VirtualFile::Stat).starts_with("cpu  "));
+    assert!(h.read(VirtualFile::Uptime).ends_with('\n'));
+}
+
+#[test]
+fn hostile_fixtures_record_their_fallbacks() {
+    for layout in ["v1", "v2"] {
+        let s = Scenario::load(&fixtures_dir().join(format!("cgroup-{layout}/hostile")));
+        let h = s.harness();
+        let e = h.vfs.engine();
+        let reader = e.reader(s.reader_pid);
+        let all = VirtualFile::ALL
+            .iter()
+            .fold(vproc::snapshot::Parts::default(), |p, f| p | f.parts());
+        let snap = e.snapshot(&reader.container, all);
+        let what: Vec<&str> = snap.container.fallbacks.iter().map(|f| f.what).collect();
+        for expected in [
+            "memory limit",
+            "memory usage",
+            "cpuset",
+            "CPU quota",
+            "CPU usage",
+        ] {
+            assert!(
+                what.iter().any(|w| w.starts_with(expected)),
+                "{layout}: {expected} not in {what:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn readers_in_a_pid_namespace_see_their_init_cgroup() {
+    // In the fixtures the reader (4242) sits in /lxc/c1/app, its namespace init (4200)
+    // in /lxc/c1/init.scope: the reader sees /lxc/c1.
+    for layout in ["v1", "v2"] {
+        let s = Scenario::load(&fixtures_dir().join(format!("cgroup-{layout}/memlimit-quota")));
+        let h = s.harness();
+        let r = h.vfs.engine().reader(s.reader_pid);
+        assert_eq!(r.container.memory.as_deref(), Some("/lxc/c1"), "{layout}");
+        assert_eq!(r.container.cpuset.as_deref(), Some("/lxc/c1"), "{layout}");
+    }
+}
+
+#[test]
+fn fake_clock_is_the_only_time_source() {
+    let c = FakeClock::at_boot_ns(5);
+    use vproc::clock::Clock;
+    assert_eq!(c.now().boot_ns, 5);
+    c.advance_ns(10);
+    assert_eq!(c.now().mono_ns, 15);
+}
