@@ -314,6 +314,55 @@ impl Cgroups<'_> {
         Ok(limit)
     }
 
+    /// (limit, usage, counters) of a memory cgroup, the same on v1 and v2 but for the
+    /// file names: the limit is the minimum over ancestors (host shown if unreadable),
+    /// the usage falls back to an estimate from the counters, unreadable counters are 0.
+    /// `Err(NotFound)` when none of the three exists (the cgroup is gone).
+    pub(crate) fn memory_basics(
+        &self,
+        cg: &str,
+        stat_file: &str,
+        parse_stat: fn(&str) -> crate::snapshot::MemoryStat,
+        limit_file: &str,
+        usage_file: &str,
+        fb: &mut Vec<crate::snapshot::Fallback>,
+    ) -> Result<(Limit, u64, crate::snapshot::MemoryStat)> {
+        use crate::snapshot::Fallback;
+        let m = Controller::Memory;
+        let (stat, stat_err) = match self.read(m, cg, stat_file) {
+            Ok(t) => (parse_stat(&t), None),
+            Err(e) => (crate::snapshot::MemoryStat::default(), Some(e)),
+        };
+        let limit = self.min_limit_over_ancestors(m, cg, limit_file);
+        let usage = self.read(m, cg, usage_file).and_then(|t| {
+            crate::parse::cgroup::parse_single_u64(&t)
+                .map_err(|e| Error::parse(&self.path(m, cg, usage_file), e.what))
+        });
+        if let (Err(a), Err(b), Some(_)) = (&limit, &usage, &stat_err) {
+            if a.is_not_found() && b.is_not_found() {
+                return Err(Error::NotFound);
+            }
+        }
+        let mut note = |what: &'static str, e: &Error| {
+            fb.push(Fallback {
+                what,
+                reason: e.to_string(),
+            })
+        };
+        if let Some(e) = &stat_err {
+            note("memory.stat counters (shown as 0)", e);
+        }
+        let limit = limit.unwrap_or_else(|e| {
+            note("memory limit (host MemTotal shown)", &e);
+            Limit::Max
+        });
+        let usage = usage.unwrap_or_else(|e| {
+            note("memory usage (estimated from memory.stat)", &e);
+            stat.estimated_usage()
+        });
+        Ok((limit, usage, stat))
+    }
+
     /// Memory, swap and memory.stat of `cg`; per-field fallbacks are appended to `fb`.
     pub fn memory(&self, cg: &str, fb: &mut Vec<crate::snapshot::Fallback>) -> Result<MemoryView> {
         match self.version(Controller::Memory).ok_or(Error::NotFound)? {

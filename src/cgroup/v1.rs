@@ -65,37 +65,14 @@ fn num(cg: &Cgroups, c: Controller, path: &str, file: &str) -> Result<u64> {
 /// `memory.stat` `total_*`, memsw files for swap.
 pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result<MemoryView> {
     let m = Controller::Memory;
-    let (stat, stat_err) = match cg.read(m, path, MEMORY_STAT) {
-        Ok(t) => (memory_stat(&t), None),
-        Err(e) => (MemoryStat::default(), Some(e)),
-    };
-    let limit = cg.min_limit_over_ancestors(m, path, MEMORY_LIMIT_IN_BYTES);
-    let usage = num(cg, m, path, MEMORY_USAGE_IN_BYTES);
-    if let (Err(a), Err(b), Some(_)) = (&limit, &usage, &stat_err) {
-        if a.is_not_found() && b.is_not_found() {
-            return Err(Error::NotFound);
-        }
-    }
-    if let Some(e) = stat_err {
-        fb.push(Fallback {
-            what: "memory.stat counters (shown as 0)",
-            reason: e.to_string(),
-        });
-    }
-    let limit = limit.unwrap_or_else(|e| {
-        fb.push(Fallback {
-            what: "memory limit (host MemTotal shown)",
-            reason: e.to_string(),
-        });
-        Limit::Max
-    });
-    let usage = usage.unwrap_or_else(|e| {
-        fb.push(Fallback {
-            what: "memory usage (estimated from memory.stat)",
-            reason: e.to_string(),
-        });
-        stat.estimated_usage()
-    });
+    let (limit, usage, stat) = cg.memory_basics(
+        path,
+        MEMORY_STAT,
+        memory_stat,
+        MEMORY_LIMIT_IN_BYTES,
+        MEMORY_USAGE_IN_BYTES,
+        fb,
+    )?;
     let swap = match (
         cg.min_limit_over_ancestors(m, path, MEMORY_MEMSW_LIMIT_IN_BYTES),
         num(cg, m, path, MEMORY_MEMSW_USAGE_IN_BYTES),

@@ -39,39 +39,14 @@ pub const PRESSURE_FILES: [&str; 3] = ["cpu.pressure", "memory.pressure", "io.pr
 /// `memory.stat`, `memory.swap.{max,current}`.
 pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result<MemoryView> {
     let m = Controller::Memory;
-    let (stat, stat_err) = match cg.read(m, path, MEMORY_STAT) {
-        Ok(t) => (memory_stat(&t), None),
-        Err(e) => (MemoryStat::default(), Some(e)),
-    };
-    let limit = cg.min_limit_over_ancestors(m, path, MEMORY_MAX);
-    let usage = cg.read(m, path, MEMORY_CURRENT).and_then(|t| {
-        parse_single_u64(&t).map_err(|e| Error::parse(&cg.path(m, path, MEMORY_CURRENT), e.what))
-    });
-    if let (Err(a), Err(b), Some(_)) = (&limit, &usage, &stat_err) {
-        if a.is_not_found() && b.is_not_found() {
-            return Err(Error::NotFound);
-        }
-    }
-    if let Some(e) = stat_err {
-        fb.push(Fallback {
-            what: "memory.stat counters (shown as 0)",
-            reason: e.to_string(),
-        });
-    }
-    let limit = limit.unwrap_or_else(|e| {
-        fb.push(Fallback {
-            what: "memory limit (host MemTotal shown)",
-            reason: e.to_string(),
-        });
-        Limit::Max
-    });
-    let usage = usage.unwrap_or_else(|e| {
-        fb.push(Fallback {
-            what: "memory usage (estimated from memory.stat)",
-            reason: e.to_string(),
-        });
-        stat.estimated_usage()
-    });
+    let (limit, usage, stat) = cg.memory_basics(
+        path,
+        MEMORY_STAT,
+        memory_stat,
+        MEMORY_MAX,
+        MEMORY_CURRENT,
+        fb,
+    )?;
     let swap = match cg.read(m, path, MEMORY_SWAP_CURRENT) {
         Ok(t) => {
             let usage = parse_single_u64(&t).unwrap_or_else(|e| {
