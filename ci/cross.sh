@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The test matrix: the workspace's `cargo test` natively on x86_64 and under qemu-user
+# on aarch64, s390x and powerpc64le. Installs what is missing (Debian packages, rustup
+# targets), runs every leg with --no-fail-fast, prints a table and one closing line
+# `N passed, N failed`. Exits non-zero if any leg failed.
+#
+# usage: bash ci/cross.sh [x86_64|aarch64|s390x|powerpc64le ...]   (default: all four)
+set -uo pipefail
+cd "$(dirname "$0")/.."   # cargo reads .cargo/config.toml from the working directory
+
+arches=("$@"); ((${#arches[@]})) || arches=(x86_64 aarch64 s390x powerpc64le)
+triple()  { echo "$1-unknown-linux-gnu"; }
+debarch() { case $1 in aarch64) echo arm64;; s390x) echo s390x;; powerpc64le) echo ppc64el;; esac; }
+qemu()    { case $1 in powerpc64le) echo qemu-ppc64le-static;; *) echo "qemu-$1-static";; esac; }
+rustarch(){ case $1 in powerpc64le) echo powerpc64;; *) echo "$1";; esac; }
+
+install() {
+  local pkgs=() a
+  for a in "${arches[@]}"; do
+    [[ $a == x86_64 ]] && continue
+    command -v "$(qemu "$a")" >/dev/null || pkgs+=(qemu-user-static)
+    command -v "$a-linux-gnu-gcc" >/dev/null || pkgs+=("gcc-$a-linux-gnu")
+    [[ -e /usr/$a-linux-gnu/lib/crt1.o || -e /usr/$a-linux-gnu/lib64/crt1.o ]] || pkgs+=("libc6-dev-$(debarch "$a")-cross")
+  done
+  if ((${#pkgs[@]})); then
+    echo "matrix: installing ${pkgs[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends $(printf '%s\n' "${pkgs[@]}" | sort -u) >/dev/null || return 1
+  fi
+  local have; have=$(rustup target list --installed)
+  for a in "${arches[@]}"; do
+    grep -qx "$(triple "$a")" <<<"$have" || rustup target add "$(triple "$a")" || return 1
+  done
+}
+
+t0=$SECONDS
+install || { echo "matrix: installing the cross toolchains failed" >&2; exit 1; }
+echo "== matrix install: $((SECONDS - t0))s"
+
+mkdir -p target/matrix-logs
+declare -A pass fail build run rc
+total_pass=0 total_fail=0 status=0
+for a in "${arches[@]}"; do
+  log=target/matrix-logs/$a.log
+  targs=(); env=(CI=true INSTA_UPDATE=no "VPROC_EXPECT_ARCH=$(rustarch "$a")")
+  if [[ $a != x86_64 ]]; then
+    targs=(--target "$(triple "$a")")
+    env+=(VPROC_EMULATED=1 "QEMU_LD_PREFIX=/usr/$a-linux-gnu")
+  fi
+  t=$SECONDS
+  env "${env[@]}" cargo test --workspace --locked "${targs[@]}" --no-run >"$log" 2>&1
+  build[$a]=$((SECONDS - t)); t=$SECONDS
+  env "${env[@]}" cargo test --workspace --locked "${targs[@]}" --no-fail-fast >>"$log" 2>&1
+  rc[$a]=$?; run[$a]=$((SECONDS - t))
+  read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+                        END { print p + 0, f + 0 }' "$log")
+  pass[$a]=$p; fail[$a]=$f
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+  if [[ ${rc[$a]} != 0 ]]; then
+    status=1
+    echo "---- $a failed; last lines of $log:"; tail -n 40 "$log"
+  fi
+done
+
+printf '\n%-12s %8s %8s %8s %8s %s\n' arch passed failed build_s test_s result
+for a in "${arches[@]}"; do
+  printf '%-12s %8s %8s %8s %8s %s\n' "$a" "${pass[$a]}" "${fail[$a]}" "${build[$a]}" "${run[$a]}" \
+    "$([[ ${rc[$a]} == 0 ]] && echo ok || echo FAILED)"
+done
+echo "== matrix: $((SECONDS - t0))s"
+echo "$total_pass passed, $total_fail failed"
+exit "$status"
