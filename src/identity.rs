@@ -8,8 +8,8 @@
 //! The init is found by walking the reader's parent chain while the parent stays in the
 //! same pid namespace (the topmost such process is pid 1 of the namespace, confirmed by
 //! the last `NSpid` entry); if that fails, `/proc` is scanned. Results are cached per
-//! pid namespace (and per pid for the daemon's own namespace) for [`TTL_NS`]; a cached
-//! init is re-validated (same namespace, still pid 1 there) before reuse.
+//! pid namespace (and per pid for the daemon's own namespace) for [`TTL_NS`], then
+//! resolved again.
 //! This is the one place besides the sampler that reads `/proc` at request time: at
 //! most one `readlink` per open while the cache is warm.
 
@@ -38,7 +38,6 @@ pub struct Reader {
 #[derive(Clone, Debug)]
 struct Cached {
     reader: Reader,
-    init_pid: u32,
     resolved_ns: u64,
 }
 
@@ -46,6 +45,8 @@ struct Cached {
 #[derive(Debug, Default)]
 pub struct Identity {
     mode: IdentityMode,
+    /// The daemon's own pid namespace (it never changes).
+    own_ns: std::sync::OnceLock<Option<String>>,
     cache: CowMap<String, Cached>,
 }
 
@@ -91,6 +92,7 @@ impl Identity {
     pub fn new(mode: IdentityMode) -> Self {
         Identity {
             mode,
+            own_ns: std::sync::OnceLock::new(),
             cache: CowMap::default(),
         }
     }
@@ -109,18 +111,16 @@ impl Identity {
         now_ns: u64,
     ) -> Reader {
         let ns = if pid == 0 { None } else { ns_of(source, pid) };
-        let own_ns = ns_of_self(source);
-        let shared = ns.is_none() || ns == own_ns;
+        let own_ns = self.own_ns.get_or_init(|| ns_of_self(source));
+        let shared = ns.is_none() || ns == *own_ns;
         let key = match (&ns, shared, self.mode) {
             (Some(ns), false, IdentityMode::Init) => format!("ns:{ns}"),
             _ => format!("pid:{pid}"),
         };
+        // A warm hit costs the readlink above and nothing else; after TTL_NS the whole
+        // resolution runs again (a dead or replaced init is then noticed).
         if let Some(c) = self.cache.get(&key) {
-            let fresh = now_ns.saturating_sub(c.resolved_ns) < TTL_NS;
-            let valid = shared
-                || (ns_of(source, c.init_pid) == ns
-                    && innermost_pid(source, c.init_pid) == Some(1));
-            if fresh && valid {
+            if now_ns.saturating_sub(c.resolved_ns) < TTL_NS {
                 return c.reader;
             }
         }
@@ -152,7 +152,6 @@ impl Identity {
             &key,
             Cached {
                 reader: reader.clone(),
-                init_pid: init_pid.unwrap_or(1),
                 resolved_ns: now_ns,
             },
         );
