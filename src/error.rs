@@ -34,6 +34,16 @@ pub enum Error {
     BadOffset,
     /// An unknown file handle.
     BadHandle,
+    /// Permission denied (writes to `/sys` files, write/execute access checks).
+    AccessDenied,
+    /// The operation does not exist on this filesystem (create, unlink, rename, ...).
+    NotSupported,
+    /// Extended attributes are not supported.
+    NoXattr,
+    /// The node exists but cannot be served now (`/sys` while virtualisation is off).
+    Unavailable,
+    /// Too many files open at once.
+    TooManyOpen,
 }
 
 impl Error {
@@ -65,6 +75,11 @@ impl Error {
             Error::ReadOnly => libc::EPERM,
             Error::InvalidWrite | Error::BadOffset => libc::EINVAL,
             Error::BadHandle => libc::EBADF,
+            Error::AccessDenied => libc::EACCES,
+            Error::NotSupported => libc::ENOSYS,
+            Error::NoXattr => libc::EOPNOTSUPP,
+            Error::Unavailable => libc::EIO,
+            Error::TooManyOpen => libc::EMFILE,
         }
     }
 
@@ -87,6 +102,11 @@ impl fmt::Display for Error {
             Error::InvalidWrite => f.write_str("file does not accept writes"),
             Error::BadOffset => f.write_str("offset beyond end of file"),
             Error::BadHandle => f.write_str("unknown file handle"),
+            Error::AccessDenied => f.write_str("permission denied"),
+            Error::NotSupported => f.write_str("operation not supported"),
+            Error::NoXattr => f.write_str("extended attributes not supported"),
+            Error::Unavailable => f.write_str("not available while virtualisation is off"),
+            Error::TooManyOpen => f.write_str("too many open files"),
         }
     }
 }

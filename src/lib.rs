@@ -32,7 +32,9 @@
 pub mod cgroup;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod error;
+pub mod fs;
 pub mod identity;
 pub mod logger;
 pub mod parse;

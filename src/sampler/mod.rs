@@ -81,6 +81,11 @@ impl Engine {
         })
     }
 
+    /// The kernel the engine reads.
+    pub fn source(&self) -> &dyn Source {
+        self.source.as_ref()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 const CHUNK: usize = 1024;
 const MAX_CHUNKS: usize = 256;
 
-/// Most files open at once (262 144); one more open fails with `EMFILE`-like `BadHandle`.
+/// Most files open at once (262 144); one more open fails with `EMFILE`.
 pub const MAX_OPEN: usize = CHUNK * MAX_CHUNKS;
 
 /// What one open file serves.
@@ -78,7 +78,7 @@ impl HandleTable {
                 }
             }
             if allocated >= MAX_CHUNKS {
-                return Err(Error::BadHandle);
+                return Err(Error::TooManyOpen);
             }
             // Every slot is taken: open one more chunk (racing openers agree on the max).
             self.allocated.fetch_max(allocated + 1, Ordering::AcqRel);
