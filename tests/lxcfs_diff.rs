@@ -1,0 +1,175 @@
+//! Differential test against real LXCFS (Debian's `lxcfs`, installed by `.ci/run`): both
+//! daemons mounted on their own temporary mount points (own pidfiles, never
+//! `/var/lib/lxcfs`), read from the same `vproc-test-*` cgroup, and required to agree
+//! wherever `shared/spec/vproc.md` says vproc keeps LXCFS's semantics. Where vproc is
+//! deliberately different the test prints both values in a table.
+//! Skipped, loudly, without root, /dev/fuse or the `lxcfs` binary.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+
+const MIB: u64 = 1 << 20;
+
+fn lxcfs_binary() -> Option<&'static str> {
+    ["/usr/bin/lxcfs", "/usr/local/bin/lxcfs"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+fn first_fields(line: &str, n: usize) -> Vec<String> {
+    line.split_whitespace().take(n).map(str::to_owned).collect()
+}
+
+/// `cpuinfo` without the lines vproc deliberately rewrites or that change by the
+/// microsecond (`cpu MHz`).
+fn cpuinfo_comparable(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| {
+            !l.starts_with("siblings") && !l.starts_with("cpu cores") && !l.starts_with("cpu MHz")
+        })
+        .collect()
+}
+
+#[test]
+fn vproc_agrees_with_lxcfs_where_semantics_agree() {
+    if skip("vproc_agrees_with_lxcfs_where_semantics_agree") {
+        return;
+    }
+    let Some(lxcfs) = lxcfs_binary() else {
+        eprintln!("\n*** SKIPPED vproc_agrees_with_lxcfs: no lxcfs binary (apt-get install lxcfs fuse3) ***\n");
+        return;
+    };
+    let v = Daemon::vproc(&[]);
+    let l = Daemon::start(lxcfs, &[]);
+    let cg = TestCgroup::create(Limits {
+        memory: Some(512 * MIB),
+        swap: Some(128 * MIB),
+        cpus: Some("0"),
+        quota: Some((50_000, 100_000)),
+    });
+    // Keep one task in the cgroup while reading, as a container would.
+    let mut keeper = cg.spawn("sleep 30");
+    let read = |d: &Daemon, f: &str| cg.cat(&d.mnt.join(f));
+    let mut differences: Vec<(String, String, String)> = Vec::new();
+
+    // meminfo: same limits, same formulas for the fields LXCFS computes correctly.
+    let (vm, lm) = (read(&v, "proc/meminfo"), read(&l, "proc/meminfo"));
+    for key in [
+        "MemTotal",
+        "SwapTotal",
+        "Buffers",
+        "SwapCached",
+        "Unevictable",
+        "Shmem",
+    ] {
+        assert_eq!(
+            meminfo(&vm, key),
+            meminfo(&lm, key),
+            "meminfo {key}\nvproc:\n{vm}\nlxcfs:\n{lm}"
+        );
+    }
+    let (vf, lf) = (meminfo(&vm, "MemFree"), meminfo(&lm, "MemFree"));
+    assert!(vf.abs_diff(lf) <= 4096, "MemFree vproc {vf} lxcfs {lf}");
+    for key in ["MemAvailable", "AnonHugePages", "Mapped"] {
+        differences.push((
+            format!("meminfo {key}"),
+            meminfo(&vm, key).to_string(),
+            meminfo(&lm, key).to_string(),
+        ));
+    }
+
+    // cpuinfo: the same blocks (one CPU), renumbered from 0.
+    let (vc, lc) = (read(&v, "proc/cpuinfo"), read(&l, "proc/cpuinfo"));
+    assert_eq!(cpuinfo_comparable(&vc), cpuinfo_comparable(&lc), "cpuinfo");
+    assert_eq!(processors(&vc), 1);
+
+    // online.
+    assert_eq!(
+        read(&v, "sys/devices/system/cpu/online"),
+        read(&l, "sys/devices/system/cpu/online")
+    );
+
+    // stat: the same cpuN lines; user/system from cpuacct within a few ticks; the same
+    // host lines after them (apart from counters that move between the two reads).
+    let (vs, ls) = (read(&v, "proc/stat"), read(&l, "proc/stat"));
+    assert_eq!(
+        stat_cpus(&vs),
+        stat_cpus(&ls),
+        "stat cpus\nvproc:\n{vs}\nlxcfs:\n{ls}"
+    );
+    let cpu0 = |t: &str| -> Vec<u64> {
+        t.lines()
+            .find(|l| l.starts_with("cpu0 "))
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect()
+    };
+    let (a, b) = (cpu0(&vs), cpu0(&ls));
+    assert!(
+        a[0].abs_diff(b[0]) <= 5 && a[2].abs_diff(b[2]) <= 5,
+        "user/system {a:?} vs {b:?}"
+    );
+    assert!(a[3].abs_diff(b[3]) <= 100, "idle {a:?} vs {b:?}");
+    let names = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with("cpu"))
+            .map(|l| first_fields(l, 1).join(" "))
+            .collect()
+    };
+    assert_eq!(names(&vs), names(&ls), "stat non-cpu lines");
+    let btime = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("btime"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(btime(&vs), btime(&ls));
+
+    // uptime: the age of the init of the reader's pid namespace (here the host's pid 1).
+    let (vu, lu) = (read(&v, "proc/uptime"), read(&l, "proc/uptime"));
+    let age = |t: &str| -> f64 { t.split_whitespace().next().unwrap().parse().unwrap() };
+    assert!(
+        (age(&vu) - age(&lu)).abs() < 1.0,
+        "uptime vproc {vu} lxcfs {lu}"
+    );
+    differences.push(("uptime idle".into(), vu.trim().into(), lu.trim().into()));
+
+    // loadavg without -l: the host's, in both.
+    let (vl, ll) = (read(&v, "proc/loadavg"), read(&l, "proc/loadavg"));
+    assert_eq!(first_fields(&vl, 3), first_fields(&ll, 3), "loadavg");
+
+    // swaps: the same header; the same single `none` line when there is swap.
+    let (vw, lw) = (read(&v, "proc/swaps"), read(&l, "proc/swaps"));
+    assert_eq!(vw.lines().next(), lw.lines().next(), "swaps header");
+    assert_eq!(
+        vw.lines().filter(|l| l.starts_with("none")).count(),
+        lw.lines().filter(|l| l.starts_with("none")).count(),
+        "swaps\nvproc:\n{vw}\nlxcfs:\n{lw}"
+    );
+
+    // Deliberate differences (shared/spec/vproc.md), shown side by side.
+    let vd = read(&v, "proc/diskstats");
+    let ld = read(&l, "proc/diskstats");
+    differences.push((
+        "diskstats lines".into(),
+        vd.lines().count().to_string(),
+        format!("{} (host file)", ld.lines().count()),
+    ));
+    let _ = keeper.kill();
+    let _ = keeper.wait();
+    eprintln!("\nvproc vs lxcfs, deliberate differences:");
+    eprintln!("{:<24} {:<28} {}", "what", "vproc", "lxcfs");
+    for (what, a, b) in &differences {
+        eprintln!("{what:<24} {a:<28} {b}");
+    }
+    let lxcfs_mnt = l.mnt.clone();
+    drop(l);
+    assert!(!is_fuse_mount(&lxcfs_mnt), "lxcfs left its mount behind");
+    let _ = fs::metadata(&v.mnt);
+}

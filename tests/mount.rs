@@ -1,0 +1,300 @@
+//! End-to-end tests on the real kernel: the daemon mounted on a temporary directory,
+//! readers inside `vproc-test-*` cgroups (also in a new pid namespace), and the daemon's
+//! lifecycle. Skipped, loudly, when not root, without /dev/fuse, or under emulation.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use common::*;
+use nix::sys::signal::Signal;
+use std::fs;
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn reader_in_a_limited_cgroup_sees_its_limits() {
+    if skip("reader_in_a_limited_cgroup_sees_its_limits") {
+        return;
+    }
+    let d = Daemon::vproc(&[]);
+    let cg = TestCgroup::create(Limits {
+        memory: Some(512 * MIB),
+        swap: Some(256 * MIB),
+        cpus: Some("0"),
+        quota: Some((50_000, 100_000)),
+    });
+    let m = cg.cat(&d.mnt.join("proc/meminfo"));
+    assert_eq!(meminfo(&m, "MemTotal"), 524288, "{m}");
+    let host = fs::read_to_string("/proc/meminfo").unwrap();
+    let host_swap = meminfo(&host, "SwapTotal");
+    let swap_total = meminfo(&m, "SwapTotal");
+    assert!(
+        swap_total == 262144.min(host_swap) || swap_total == 0,
+        "SwapTotal {swap_total}"
+    );
+    assert!(meminfo(&m, "SwapFree") <= swap_total);
+    assert!(meminfo(&m, "MemFree") <= meminfo(&m, "MemAvailable"));
+    assert!(meminfo(&m, "MemAvailable") <= 524288);
+    let swaps = cg.cat(&d.mnt.join("proc/swaps"));
+    assert!(swaps.starts_with("Filename\t\t\t\tType"), "{swaps}");
+    assert_eq!(processors(&cg.cat(&d.mnt.join("proc/cpuinfo"))), 1);
+    assert_eq!(cg.cat(&d.mnt.join("sys/devices/system/cpu/online")), "0\n");
+    let stat = cg.cat(&d.mnt.join("proc/stat"));
+    assert_eq!(stat_cpus(&stat), vec!["cpu0"], "{stat}");
+    assert!(stat.starts_with("cpu  "));
+    for needed in ["intr ", "ctxt ", "btime ", "processes "] {
+        assert!(stat.contains(needed), "stat lacks {needed}");
+    }
+    // A reader in the daemon's pid namespace: uptime is the age of host pid 1.
+    let up: f64 = cg
+        .cat(&d.mnt.join("proc/uptime"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let host_up: f64 = fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (host_up - up).abs() < host_up * 0.01 + 5.0,
+        "uptime {up} vs host {host_up}"
+    );
+    // And the host itself still sees the host.
+    let own = fs::read_to_string(d.mnt.join("proc/cpuinfo")).unwrap();
+    assert_eq!(
+        processors(&own),
+        processors(&fs::read_to_string("/proc/cpuinfo").unwrap())
+    );
+}
+
+#[test]
+fn reader_in_a_new_pid_namespace_sees_its_init() {
+    if skip("reader_in_a_new_pid_namespace_sees_its_init") {
+        return;
+    }
+    let d = Daemon::vproc(&[]);
+    let cg = TestCgroup::create(Limits {
+        memory: Some(512 * MIB),
+        cpus: Some("0"),
+        ..Limits::default()
+    });
+    let uptime = d.mnt.join("proc/uptime");
+    // `unshare --fork` makes `sh` pid 1 of a new namespace; `cat` is its child. vproc
+    // resolves the namespace's init (sh) and shows its age.
+    let out = cg.run(&format!(
+        "exec unshare --pid --fork sh -c 'sleep 0.4; cat {0}; cat {1}; cat {2}'",
+        uptime.display(),
+        d.mnt.join("proc/meminfo").display(),
+        d.mnt.join("sys/devices/system/cpu/online").display()
+    ));
+    let mut lines = out.lines();
+    let up_line = lines.next().unwrap();
+    let up: f64 = up_line.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(
+        (0.3..5.0).contains(&up),
+        "uptime of the namespace init: {up_line}"
+    );
+    let idle: f64 = up_line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(idle <= up + 0.01, "one visible CPU: idle {idle} ≤ age {up}");
+    assert!(out.contains("MemTotal:         524288 kB"), "{out}");
+    assert!(out.ends_with("0\n"), "{out}");
+}
+
+#[test]
+fn cpu_view_follows_the_quota() {
+    if skip("cpu_view_follows_the_quota") {
+        return;
+    }
+    let ncpu = processors(&fs::read_to_string("/proc/cpuinfo").unwrap());
+    if ncpu < 2 {
+        eprintln!("*** SKIPPED cpu_view_follows_the_quota: needs 2 CPUs ***");
+        return;
+    }
+    let d = Daemon::vproc(&["--enable-cfs"]);
+    let cg = TestCgroup::create(Limits {
+        quota: Some((50_000, 100_000)),
+        ..Limits::default()
+    });
+    assert_eq!(cg.cat(&d.mnt.join("sys/devices/system/cpu/online")), "0\n");
+    assert_eq!(processors(&cg.cat(&d.mnt.join("proc/cpuinfo"))), 1);
+    assert_eq!(stat_cpus(&cg.cat(&d.mnt.join("proc/stat"))), vec!["cpu0"]);
+}
+
+#[test]
+fn the_filesystem_is_read_only_with_lxcfs_errors() {
+    if skip("the_filesystem_is_read_only_with_lxcfs_errors") {
+        return;
+    }
+    let d = Daemon::vproc(&[]);
+    let meminfo = d.mnt.join("proc/meminfo");
+    let err = |r: std::io::Result<()>| r.unwrap_err().raw_os_error().unwrap();
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(&meminfo)
+        .expect("open for writing succeeds, as LXCFS");
+    assert_eq!(
+        f.write_all(b"x").unwrap_err().raw_os_error(),
+        Some(nix::libc::EINVAL)
+    );
+    assert_eq!(err(fs::create_dir(d.mnt.join("proc/x"))), nix::libc::EPERM);
+    assert_eq!(
+        err(fs::write(d.mnt.join("proc/new"), "x")),
+        nix::libc::ENOSYS
+    );
+    assert_eq!(err(fs::remove_file(&meminfo)), nix::libc::ENOSYS);
+    assert_eq!(
+        err(fs::set_permissions(
+            &meminfo,
+            std::os::unix::fs::PermissionsExt::from_mode(0o777)
+        )),
+        nix::libc::EPERM
+    );
+    let kernel_max = d.mnt.join("sys/devices/system/cpu/kernel_max");
+    if kernel_max.exists() {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(&kernel_max)
+            .unwrap();
+        assert_eq!(
+            f.write_all(b"1").unwrap_err().raw_os_error(),
+            Some(nix::libc::EACCES)
+        );
+    }
+    assert!(nix::unistd::access(&meminfo, nix::unistd::AccessFlags::W_OK).is_err());
+    assert!(nix::unistd::access(&meminfo, nix::unistd::AccessFlags::R_OK).is_ok());
+    assert_eq!(
+        fs::metadata(d.mnt.join("proc/nonexistent"))
+            .unwrap_err()
+            .raw_os_error(),
+        Some(nix::libc::ENOENT)
+    );
+    // Offsets: one rendering per open, any offset.
+    let whole = fs::read(&meminfo).unwrap();
+    use std::os::unix::fs::FileExt;
+    let f = fs::File::open(&meminfo).unwrap();
+    let mut buf = [0u8; 20];
+    let n = f.read_at(&mut buf, 10).unwrap();
+    assert_eq!(&buf[..n], &whole[10..10 + n]);
+    // The sys/devices/system/cpu mirror lists cpuN directories and a single `online`.
+    let names: Vec<String> = fs::read_dir(d.mnt.join("sys/devices/system/cpu"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "cpu0"), "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| *n == "online").count(),
+        1,
+        "{names:?}"
+    );
+}
+
+#[test]
+fn signals_toggle_and_terminate_cleanly() {
+    if skip("signals_toggle_and_terminate_cleanly") {
+        return;
+    }
+    let mut d = Daemon::vproc(&[]);
+    let cg = TestCgroup::create(Limits {
+        memory: Some(256 * MIB),
+        ..Limits::default()
+    });
+    let meminfo = d.mnt.join("proc/meminfo");
+    assert_eq!(meminfo_of(&cg, &meminfo), 262144);
+    d.signal(Signal::SIGUSR2);
+    let host_total = common::meminfo(&fs::read_to_string("/proc/meminfo").unwrap(), "MemTotal");
+    wait_for("host values after SIGUSR2", || {
+        meminfo_of(&cg, &meminfo) == host_total
+    });
+    assert!(
+        fs::read(d.mnt.join("sys/devices/system/cpu/online")).is_err(),
+        "EIO on /sys while off"
+    );
+    d.signal(Signal::SIGUSR2);
+    wait_for("virtualisation back after SIGUSR2", || {
+        meminfo_of(&cg, &meminfo) == 262144
+    });
+    d.signal(Signal::SIGUSR1);
+    assert_eq!(meminfo_of(&cg, &meminfo), 262144);
+    // A second daemon on the same pidfile refuses to start.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vproc"))
+        .arg("-p")
+        .arg(&d.pidfile)
+        .arg(d.dir.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("locked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read_to_string(&d.pidfile).unwrap().trim(),
+        d.pid().to_string()
+    );
+    // SIGTERM: exit 0, no mount, no pidfile.
+    assert_eq!(d.stop(), Some(0));
+    assert!(!is_fuse_mount(&d.mnt), "mount left behind");
+    assert!(!d.pidfile.exists(), "pidfile left behind");
+}
+
+fn meminfo_of(cg: &TestCgroup, path: &std::path::Path) -> u64 {
+    common::meminfo(&cg.cat(path), "MemTotal")
+}
+
+#[test]
+fn a_stale_mount_of_a_killed_daemon_is_replaced() {
+    if skip("a_stale_mount_of_a_killed_daemon_is_replaced") {
+        return;
+    }
+    let mut d = Daemon::vproc(&[]);
+    let mut child = d.child.take().unwrap();
+    child.kill().unwrap(); // SIGKILL: no cleanup
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700)); // past the attribute TTL
+    let err = fs::metadata(d.mnt.join("proc/meminfo")).unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(nix::libc::ENOTCONN),
+        "the mount is stale"
+    );
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_vproc"))
+        .arg("-p")
+        .arg(&d.pidfile)
+        .arg(&d.mnt)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    d.child = Some(again);
+    let mnt = d.mnt.clone();
+    wait_for("the new daemon to mount over the stale one", || {
+        fs::read_to_string(mnt.join("proc/meminfo")).is_ok_and(|t| t.starts_with("MemTotal:"))
+    });
+    assert_eq!(d.stop(), Some(0));
+    assert!(!is_fuse_mount(&d.mnt));
+}
+
+#[test]
+fn clear_errors_for_a_busy_mount_point() {
+    if skip("clear_errors_for_a_busy_mount_point") {
+        return;
+    }
+    let d = Daemon::vproc(&[]);
+    let other = d.dir.path().join("other.pid");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vproc"))
+        .arg("-p")
+        .arg(&other)
+        .arg(&d.mnt)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("busy"), "{err}");
+    assert!(!other.exists(), "a failed start leaves no pidfile");
+}
