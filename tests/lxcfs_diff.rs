@@ -164,7 +164,7 @@ fn vproc_agrees_with_lxcfs_where_semantics_agree() {
     let _ = keeper.kill();
     let _ = keeper.wait();
     eprintln!("\nvproc vs lxcfs, deliberate differences:");
-    eprintln!("{:<24} {:<28} {}", "what", "vproc", "lxcfs");
+    eprintln!("{:<24} {:<28} lxcfs", "what", "vproc");
     for (what, a, b) in &differences {
         eprintln!("{what:<24} {a:<28} {b}");
     }
