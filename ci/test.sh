@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command, with the checks CI adds around it. Run from anywhere.
-# Installs nothing but the Rust components it needs (rustfmt, clippy).
+# Installs what it needs: rustfmt and clippy; as root, Debian's lxcfs and fuse3 for the
+# differential test (real-kernel tests skip loudly when not root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,12 @@ for comp in rustfmt clippy; do
     rustup component add "$comp"
   fi
 done
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v lxcfs >/dev/null; then
+  stage "installing lxcfs and fuse3 (reference for the differential test)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    lxcfs fuse3 >/dev/null
+fi
 
 stage "format"
 timed fmt cargo fmt --all --check
