@@ -43,7 +43,7 @@ fn vproc_agrees_with_lxcfs_where_semantics_agree() {
         eprintln!("\n*** SKIPPED vproc_agrees_with_lxcfs: no lxcfs binary (apt-get install lxcfs fuse3) ***\n");
         return;
     };
-    let v = Daemon::vproc(&[]);
+    let v = vproc(&[]);
     let l = Daemon::start(lxcfs, &[]);
     let cg = TestCgroup::create(Limits {
         memory: Some(512 * MIB),

@@ -16,7 +16,7 @@ fn reader_in_a_limited_cgroup_sees_its_limits() {
     if skip("reader_in_a_limited_cgroup_sees_its_limits") {
         return;
     }
-    let d = Daemon::vproc(&[]);
+    let d = vproc(&[]);
     let cg = TestCgroup::create(Limits {
         memory: Some(512 * MIB),
         swap: Some(256 * MIB),
@@ -77,7 +77,7 @@ fn reader_in_a_new_pid_namespace_sees_its_init() {
     if skip("reader_in_a_new_pid_namespace_sees_its_init") {
         return;
     }
-    let d = Daemon::vproc(&[]);
+    let d = vproc(&[]);
     let cg = TestCgroup::create(Limits {
         memory: Some(512 * MIB),
         cpus: Some("0"),
@@ -115,7 +115,7 @@ fn cpu_view_follows_the_quota() {
         eprintln!("*** SKIPPED cpu_view_follows_the_quota: needs 2 CPUs ***");
         return;
     }
-    let d = Daemon::vproc(&["--enable-cfs"]);
+    let d = vproc(&["--enable-cfs"]);
     let cg = TestCgroup::create(Limits {
         quota: Some((50_000, 100_000)),
         ..Limits::default()
@@ -130,7 +130,7 @@ fn the_filesystem_is_read_only_with_lxcfs_errors() {
     if skip("the_filesystem_is_read_only_with_lxcfs_errors") {
         return;
     }
-    let d = Daemon::vproc(&[]);
+    let d = vproc(&[]);
     let meminfo = d.mnt.join("proc/meminfo");
     let err = |r: std::io::Result<()>| r.unwrap_err().raw_os_error().unwrap();
     use std::io::Write;
@@ -199,7 +199,7 @@ fn signals_toggle_and_terminate_cleanly() {
     if skip("signals_toggle_and_terminate_cleanly") {
         return;
     }
-    let mut d = Daemon::vproc(&[]);
+    let mut d = vproc(&[]);
     let cg = TestCgroup::create(Limits {
         memory: Some(256 * MIB),
         ..Limits::default()
@@ -253,7 +253,7 @@ fn a_stale_mount_of_a_killed_daemon_is_replaced() {
     if skip("a_stale_mount_of_a_killed_daemon_is_replaced") {
         return;
     }
-    let mut d = Daemon::vproc(&[]);
+    let mut d = vproc(&[]);
     let mut child = d.child.take().unwrap();
     child.kill().unwrap(); // SIGKILL: no cleanup
     child.wait().unwrap();
@@ -285,7 +285,7 @@ fn clear_errors_for_a_busy_mount_point() {
     if skip("clear_errors_for_a_busy_mount_point") {
         return;
     }
-    let d = Daemon::vproc(&[]);
+    let d = vproc(&[]);
     let other = d.dir.path().join("other.pid");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vproc"))
         .arg("-p")

@@ -8,11 +8,13 @@
 //! * [`Harness`]: engine + vfs over any source; `read` opens, reads in small pieces
 //!   (as `cat` with a tiny buffer would) and releases, exactly as the kernel drives FUSE.
 //! * [`builder::KernelBuilder`]: in-memory kernels for property tests.
+//! * [`real`]: the real kernel (root, `/dev/fuse`): daemons, test cgroups, readers.
 // The testkit reads fixture metadata and copies captures itself: it is the test
 // harness, not the engine, so the engine's I/O rule does not apply here.
 #![allow(clippy::disallowed_methods)]
 
 pub mod builder;
+pub mod real;
 
 use std::io;
 use std::path::{Path, PathBuf};

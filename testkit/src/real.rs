@@ -1,0 +1,372 @@
+//! The real kernel, for end-to-end tests and benchmarks: a mounted daemon, `vproc-test-*`
+//! cgroups on whatever layout the host has, readers inside them. Every resource is
+//! released in `Drop`, so a failing assertion leaves no mount, no daemon and no cgroup
+//! behind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use vproc::cgroup::{Controller, Hierarchies, Layout};
+use vproc::source::host::HostSource;
+
+/// Why real-kernel tests cannot run here, if they cannot.
+pub fn skip_reason() -> Option<String> {
+    if std::env::var_os("VPROC_EMULATED").is_some() {
+        return Some("running under qemu-user: FUSE messages are not byte-swapped (s390x) and the daemon binary cannot be executed".into());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not root: mounting FUSE and creating cgroups need root".into());
+    }
+    if !Path::new("/dev/fuse").exists() {
+        return Some("/dev/fuse is missing".into());
+    }
+    None
+}
+
+/// Print a loud skip notice and return true when the test must skip.
+pub fn skip(test: &str) -> bool {
+    match skip_reason() {
+        Some(r) => {
+            eprintln!("\n*** SKIPPED {test}: {r} ***\n");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Whether `path` is currently a FUSE mount point.
+pub fn is_fuse_mount(path: &Path) -> bool {
+    let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    vproc::parse::mountinfo::parse_mountinfo(&text)
+        .iter()
+        .any(|m| Path::new(&m.mount_point) == path && m.fstype.starts_with("fuse"))
+}
+
+/// Wait until `cond` holds (up to 10 s).
+pub fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A FUSE daemon (vproc or lxcfs) on its own temporary mount point and pidfile.
+pub struct Daemon {
+    /// The daemon process (None once stopped).
+    pub child: Option<Child>,
+    /// Temporary directory holding the mount point and the pidfile.
+    pub dir: tempfile::TempDir,
+    /// The mount point.
+    pub mnt: PathBuf,
+    /// The pidfile.
+    pub pidfile: PathBuf,
+}
+
+impl Daemon {
+    /// Start `program args... -p <pidfile> <mnt>` and wait for the mount.
+    pub fn start(program: &str, args: &[&str]) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("vproc-e2e")
+            .tempdir()
+            .unwrap();
+        let mnt = dir.path().join("mnt");
+        fs::create_dir_all(&mnt).unwrap();
+        let mnt = fs::canonicalize(&mnt).unwrap();
+        let pidfile = dir.path().join("daemon.pid");
+        let child = Command::new(program)
+            .args(args)
+            .arg("-p")
+            .arg(&pidfile)
+            .arg(&mnt)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+        let d = Daemon {
+            child: Some(child),
+            dir,
+            mnt,
+            pidfile,
+        };
+        let m = d.mnt.clone();
+        wait_for(&format!("{program} to mount {}", m.display()), || {
+            is_fuse_mount(&m) && m.join("proc/meminfo").exists()
+        });
+        d
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    /// Send a signal to the daemon.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).unwrap();
+    }
+
+    /// SIGTERM and wait; returns the exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        for _ in 0..200 {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+        if is_fuse_mount(&self.mnt) {
+            let _ = nix::mount::umount2(&self.mnt, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Limits for a test cgroup.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// Memory limit, bytes.
+    pub memory: Option<u64>,
+    /// Swap limit (beyond memory), bytes.
+    pub swap: Option<u64>,
+    /// cpuset list.
+    pub cpus: Option<&'static str>,
+    /// CFS quota and period, µs.
+    pub quota: Option<(u64, u64)>,
+}
+
+/// A `vproc-test-*` cgroup on whatever layout the host has; removed on drop.
+pub struct TestCgroup {
+    /// Its name (`vproc-test-<pid>-<n>`).
+    pub name: String,
+    /// Directories created (children first when removing).
+    dirs: Vec<PathBuf>,
+    /// `cgroup.procs` files a reader joins.
+    procs: Vec<PathBuf>,
+    /// The host's layout.
+    pub layout: Layout,
+}
+
+fn write(path: &Path, value: &str) {
+    fs::write(path, value)
+        .unwrap_or_else(|e| panic!("writing {value:?} to {}: {e}", path.display()));
+}
+
+impl TestCgroup {
+    /// Create it with these limits in every hierarchy vproc reads.
+    pub fn create(limits: Limits) -> TestCgroup {
+        let h = Hierarchies::detect(&HostSource::new()).expect("cgroup layout");
+        let name = format!(
+            "vproc-test-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut cg = TestCgroup {
+            name: name.clone(),
+            dirs: Vec::new(),
+            procs: Vec::new(),
+            layout: h.layout,
+        };
+        let cg_path = format!("/{name}");
+        let mut seen = Vec::new();
+        for c in [
+            Controller::Memory,
+            Controller::Cpu,
+            Controller::Cpuacct,
+            Controller::Cpuset,
+            Controller::Io,
+        ] {
+            let Some(m) = h.controller(c) else { continue };
+            let dir = PathBuf::from(m.dir(&cg_path));
+            if seen.contains(&dir) {
+                continue;
+            }
+            seen.push(dir.clone());
+            if m.version == vproc::snapshot::CgroupVersion::V2 {
+                let root = PathBuf::from(m.dir("/"));
+                let ctl =
+                    fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
+                for want in ["memory", "cpu", "cpuset"] {
+                    if !ctl.split_whitespace().any(|x| x == want) {
+                        let _ = fs::write(root.join("cgroup.subtree_control"), format!("+{want}"));
+                    }
+                }
+            }
+            fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+            cg.dirs.push(dir.clone());
+            cg.procs.push(dir.join("cgroup.procs"));
+            let v1 = m.version == vproc::snapshot::CgroupVersion::V1;
+            match c {
+                Controller::Memory => {
+                    if let Some(mem) = limits.memory {
+                        write(
+                            &dir.join(if v1 {
+                                "memory.limit_in_bytes"
+                            } else {
+                                "memory.max"
+                            }),
+                            &mem.to_string(),
+                        );
+                        if let Some(swap) = limits.swap {
+                            if v1 {
+                                let f = dir.join("memory.memsw.limit_in_bytes");
+                                if f.exists() {
+                                    write(&f, &(mem + swap).to_string());
+                                }
+                            } else if dir.join("memory.swap.max").exists() {
+                                write(&dir.join("memory.swap.max"), &swap.to_string());
+                            }
+                        }
+                    }
+                }
+                Controller::Cpuset => {
+                    if v1 {
+                        let parent =
+                            fs::read_to_string(PathBuf::from(m.dir("/")).join("cpuset.mems"))
+                                .unwrap();
+                        write(&dir.join("cpuset.mems"), parent.trim());
+                    }
+                    if let Some(cpus) = limits.cpus {
+                        write(&dir.join("cpuset.cpus"), cpus);
+                    } else if v1 {
+                        let parent =
+                            fs::read_to_string(PathBuf::from(m.dir("/")).join("cpuset.cpus"))
+                                .unwrap();
+                        write(&dir.join("cpuset.cpus"), parent.trim());
+                    }
+                }
+                Controller::Cpu => {
+                    if let Some((q, p)) = limits.quota {
+                        if v1 {
+                            write(&dir.join("cpu.cfs_period_us"), &p.to_string());
+                            write(&dir.join("cpu.cfs_quota_us"), &q.to_string());
+                        } else {
+                            write(&dir.join("cpu.max"), &format!("{q} {p}"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        cg
+    }
+
+    /// Move the calling process (all its threads: `cgroup.procs`) into this cgroup.
+    pub fn enter(&self) {
+        for p in &self.procs {
+            write(p, &std::process::id().to_string());
+        }
+    }
+
+    /// Move the calling process back to the root cgroups (before the cgroup is removed).
+    pub fn leave(&self) {
+        for p in &self.procs {
+            let root = p
+                .parent()
+                .and_then(Path::parent)
+                .map(|d| d.join("cgroup.procs"));
+            if let Some(root) = root {
+                let _ = fs::write(root, std::process::id().to_string());
+            }
+        }
+    }
+
+    /// A shell snippet that moves the shell into this cgroup.
+    fn join_snippet(&self) -> String {
+        self.procs
+            .iter()
+            .map(|p| format!("echo $$ > {};", p.display()))
+            .collect()
+    }
+
+    /// Run `cmd` (a shell command) inside the cgroup and return its stdout.
+    pub fn run(&self, cmd: &str) -> String {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{} {cmd}", self.join_snippet()))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `cat` a file from inside the cgroup.
+    pub fn cat(&self, path: &Path) -> String {
+        self.run(&format!("exec cat {}", path.display()))
+    }
+
+    /// Spawn a long-running command inside the cgroup.
+    pub fn spawn(&self, cmd: &str) -> Child {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{} exec {cmd}", self.join_snippet()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        for dir in self.dirs.iter().rev() {
+            for _ in 0..100 {
+                if fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// The value of a meminfo line in kB.
+pub fn meminfo(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{key}:")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+}
+
+/// The `cpuN` names of a stat file.
+pub fn stat_cpus(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.starts_with("cpu") && w.len() > 3)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Number of processor blocks in cpuinfo.
+pub fn processors(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.starts_with("processor") || l.starts_with("cpu number"))
+        .count()
+}
