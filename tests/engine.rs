@@ -236,3 +236,44 @@ fn fake_clock_is_the_only_time_source() {
     c.advance_ns(10);
     assert_eq!(c.now().mono_ns, 15);
 }
+
+#[test]
+fn a_v2_leaf_without_memory_or_cpu_files_is_accounted_by_its_ancestor() {
+    // systemd-style: the memory and cpu controllers are enabled on /ct but not in its
+    // leaf /ct/leaf, so only /ct has memory.* and cpu.max; the reader sits in the leaf.
+    let mut mem = KernelBuilder::new()
+        .host_capture(&fixtures_dir().join("host/x86_64-4cpu"))
+        .v2_container(PID)
+        .file(&format!("{V2_CONTAINER}/memory.max"), "536870912\n")
+        .file(&format!("{V2_CONTAINER}/memory.current"), "104857600\n")
+        .file(&format!("{V2_CONTAINER}/memory.stat"), "file 0\n")
+        .file(&format!("{V2_CONTAINER}/cpu.max"), "100000 100000\n")
+        .file(
+            &format!("{V2_CONTAINER}/leaf/cpu.stat"),
+            "usage_usec 5\nuser_usec 3\nsystem_usec 2\n",
+        )
+        .file(
+            &format!("{V2_CONTAINER}/leaf/cgroup.procs"),
+            format!("{PID}\n"),
+        )
+        .build();
+    mem.file(&format!("/proc/{PID}/cgroup"), "0::/ct/leaf\n");
+    let config = Config {
+        render: vproc::config::RenderOptions {
+            enable_cfs: true,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let h = Harness::new(Arc::new(mem), 1_000_000 * MS, config, PID);
+    let m = h.read(VirtualFile::Meminfo);
+    assert!(
+        m.starts_with("MemTotal:         524288 kB\nMemFree:          421888 kB\n"),
+        "{m}"
+    );
+    assert_eq!(
+        h.read(VirtualFile::CpuOnline),
+        "0\n",
+        "the quota of /ct applies to the leaf"
+    );
+}

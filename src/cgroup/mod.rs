@@ -318,6 +318,31 @@ impl Cgroups<'_> {
     /// file names: the limit is the minimum over ancestors (host shown if unreadable),
     /// the usage falls back to an estimate from the counters, unreadable counters are 0.
     /// `Err(NotFound)` when none of the three exists (the cgroup is gone).
+    /// The cgroup that accounts `cg`'s memory: `cg` itself, or, when the memory
+    /// controller is not enabled there (a v2 leaf without memory files), the nearest
+    /// ancestor that has `usage_file`. `Err(NotFound)` when `cg` no longer exists or only
+    /// the root accounts it (the host's values are shown then).
+    pub(crate) fn memory_cgroup(&self, cg: &str, usage_file: &str) -> Result<String> {
+        let m = Controller::Memory;
+        let mount = self.hierarchies.controller(m).ok_or(Error::NotFound)?;
+        if self.source.metadata(&mount.dir(cg)).is_err() {
+            return Err(Error::NotFound);
+        }
+        for p in self_and_ancestors(cg) {
+            if p == "/" {
+                break;
+            }
+            match self
+                .source
+                .metadata(&format!("{}/{usage_file}", mount.dir(&p)))
+            {
+                Ok(_) => return Ok(p),
+                Err(_) => continue,
+            }
+        }
+        Err(Error::NotFound)
+    }
+
     pub(crate) fn memory_basics(
         &self,
         cg: &str,
@@ -414,7 +439,9 @@ impl Cgroups<'_> {
             match q {
                 Ok(Some(q)) if best.is_none_or(|b| q.is_tighter_than(&b)) => best = Some(q),
                 Ok(_) => {}
-                Err(e) if i == 0 && !(p == "/" && e.is_not_found()) => return Err(e),
+                // No cpu files at this level (a v2 cgroup without the cpu controller):
+                // the quotas above it still apply.
+                Err(e) if i == 0 && !e.is_not_found() => return Err(e),
                 Err(_) => {}
             }
         }

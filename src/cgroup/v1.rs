@@ -65,6 +65,8 @@ fn num(cg: &Cgroups, c: Controller, path: &str, file: &str) -> Result<u64> {
 /// `memory.stat` `total_*`, memsw files for swap.
 pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result<MemoryView> {
     let m = Controller::Memory;
+    let owned = cg.memory_cgroup(path, MEMORY_USAGE_IN_BYTES)?;
+    let path = owned.as_str();
     let (limit, usage, stat) = cg.memory_basics(
         path,
         MEMORY_STAT,

@@ -39,6 +39,8 @@ pub const PRESSURE_FILES: [&str; 3] = ["cpu.pressure", "memory.pressure", "io.pr
 /// `memory.stat`, `memory.swap.{max,current}`.
 pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result<MemoryView> {
     let m = Controller::Memory;
+    let owned = cg.memory_cgroup(path, MEMORY_CURRENT)?;
+    let path = owned.as_str();
     let (limit, usage, stat) = cg.memory_basics(
         path,
         MEMORY_STAT,

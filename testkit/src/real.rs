@@ -370,3 +370,190 @@ pub fn processors(text: &str) -> usize {
         .filter(|l| l.starts_with("processor") || l.starts_with("cpu number"))
         .count()
 }
+
+/// Whether the host (or VM) has a pure cgroup v2 layout.
+pub fn pure_v2() -> bool {
+    Hierarchies::detect(&HostSource::new()).is_ok_and(|h| h.layout == Layout::Unified)
+}
+
+/// The reason to skip a pure-v2 test here, if any.
+pub fn skip_v2(test: &str) -> bool {
+    if skip(test) {
+        return true;
+    }
+    if !pure_v2() {
+        eprintln!(
+            "\n*** SKIPPED {test}: not a pure cgroup v2 host (this suite runs in the v2 VM: bash ci/vm.sh) ***\n"
+        );
+        return true;
+    }
+    false
+}
+
+/// True inside the throw-away test VM (set by `tests/vm/run-v2vm`'s callers), where tests
+/// may change global settings (sysctls, swap, loop devices).
+pub fn in_test_vm() -> bool {
+    std::env::var_os("VPROC_IN_VM").is_some()
+}
+
+/// A tree of cgroup v2 directories under `/sys/fs/cgroup/vproc-test-*`, removed (with
+/// every process in it killed) on drop.
+pub struct V2Tree {
+    /// The top directory's name.
+    pub name: String,
+    dirs: Vec<PathBuf>,
+}
+
+/// The cgroup v2 mount point.
+pub const CGROUP2: &str = "/sys/fs/cgroup";
+
+impl V2Tree {
+    /// A new top directory `vproc-test-<pid>-<n>`.
+    pub fn new() -> V2Tree {
+        let name = format!(
+            "vproc-test-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut t = V2Tree {
+            name: name.clone(),
+            dirs: Vec::new(),
+        };
+        t.mkdir("");
+        t
+    }
+
+    /// The directory of `rel` ("" = the top).
+    pub fn dir(&self, rel: &str) -> PathBuf {
+        let p = PathBuf::from(CGROUP2).join(&self.name);
+        if rel.is_empty() {
+            p
+        } else {
+            p.join(rel)
+        }
+    }
+
+    /// The cgroup path of `rel` as `/proc/<pid>/cgroup` shows it.
+    pub fn path(&self, rel: &str) -> String {
+        if rel.is_empty() {
+            format!("/{}", self.name)
+        } else {
+            format!("/{}/{rel}", self.name)
+        }
+    }
+
+    /// Create `rel`.
+    pub fn mkdir(&mut self, rel: &str) -> PathBuf {
+        let d = self.dir(rel);
+        fs::create_dir(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+        self.dirs.push(d.clone());
+        d
+    }
+
+    /// Write `value` to `file` of `rel`.
+    pub fn set(&self, rel: &str, file: &str, value: &str) {
+        write(&self.dir(rel).join(file), value);
+    }
+
+    /// Read `file` of `rel`.
+    pub fn get(&self, rel: &str, file: &str) -> String {
+        fs::read_to_string(self.dir(rel).join(file)).unwrap_or_default()
+    }
+
+    /// Run a shell command inside `rel` and return its stdout.
+    pub fn run(&self, rel: &str, cmd: &str) -> String {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {}/cgroup.procs; {cmd}",
+                self.dir(rel).display()
+            ))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Start a long-running shell command inside `rel`.
+    pub fn spawn(&self, rel: &str, cmd: &str) -> Child {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {}/cgroup.procs; exec {cmd}",
+                self.dir(rel).display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Default for V2Tree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for V2Tree {
+    fn drop(&mut self) {
+        // cgroup.kill (Linux 5.14+) ends every process left in the tree.
+        let _ = fs::write(self.dir("").join("cgroup.kill"), "1");
+        for dir in self.dirs.iter().rev() {
+            for _ in 0..100 {
+                if fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// A loop device over a fresh file of `mib` MiB in a temporary directory; detached on
+/// drop. Only for the test VM (it creates block devices).
+pub struct LoopDevice {
+    /// `/dev/loopN`.
+    pub dev: String,
+    /// (major, minor).
+    pub devno: (u32, u32),
+    _dir: tempfile::TempDir,
+}
+
+impl LoopDevice {
+    /// Attach a new loop device, or None if the kernel has no loop support.
+    pub fn new(mib: u64) -> Option<LoopDevice> {
+        let dir = tempfile::tempdir().ok()?;
+        let file = dir.path().join("disk.img");
+        let f = fs::File::create(&file).ok()?;
+        f.set_len(mib << 20).ok()?;
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&file)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let dev = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let minor: u32 = dev.trim_start_matches("/dev/loop").parse().ok()?;
+        Some(LoopDevice {
+            dev,
+            devno: (7, minor),
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("swapoff").arg(&self.dev).output();
+        let _ = Command::new("umount").arg(&self.dev).output();
+        let _ = Command::new("losetup").arg("-d").arg(&self.dev).output();
+    }
+}
