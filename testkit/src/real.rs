@@ -199,23 +199,25 @@ impl TestCgroup {
         ] {
             let Some(m) = h.controller(c) else { continue };
             let dir = PathBuf::from(m.dir(&cg_path));
-            if seen.contains(&dir) {
-                continue;
-            }
-            seen.push(dir.clone());
-            if m.version == vproc::snapshot::CgroupVersion::V2 {
-                let root = PathBuf::from(m.dir("/"));
-                let ctl =
-                    fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
-                for want in ["memory", "cpu", "cpuset"] {
-                    if !ctl.split_whitespace().any(|x| x == want) {
-                        let _ = fs::write(root.join("cgroup.subtree_control"), format!("+{want}"));
+            // On v2 every controller shares one directory: create it once, configure it
+            // for each controller.
+            if !seen.contains(&dir) {
+                seen.push(dir.clone());
+                if m.version == vproc::snapshot::CgroupVersion::V2 {
+                    let root = PathBuf::from(m.dir("/"));
+                    let ctl =
+                        fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
+                    for want in ["memory", "cpu", "cpuset"] {
+                        if !ctl.split_whitespace().any(|x| x == want) {
+                            let _ =
+                                fs::write(root.join("cgroup.subtree_control"), format!("+{want}"));
+                        }
                     }
                 }
+                fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+                cg.dirs.push(dir.clone());
+                cg.procs.push(dir.join("cgroup.procs"));
             }
-            fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-            cg.dirs.push(dir.clone());
-            cg.procs.push(dir.join("cgroup.procs"));
             let v1 = m.version == vproc::snapshot::CgroupVersion::V1;
             match c {
                 Controller::Memory => {
