@@ -309,3 +309,163 @@ proptest! {
         check_files(&h, &label, target != "/proc/cpuinfo")?;
     }
 }
+
+/// One step of a random history: time passes, host CPUs and the container's CPU time
+/// grow (sometimes the container's counter is reset, as when a cgroup is recreated),
+/// tasks change state.
+#[derive(Clone, Debug)]
+struct Step {
+    dt_ms: u64,
+    host: Vec<(u64, u64, u64)>,
+    usage: Vec<(u64, u64)>,
+    reset: bool,
+    running: usize,
+    sleeping: usize,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        0u64..12_000,
+        prop::collection::vec((0u64..600, 0u64..200, 0u64..600), 4),
+        prop::collection::vec((0u64..3_000_000_000, 0u64..1_000_000_000), 4),
+        prop::bool::weighted(0.05),
+        0usize..4,
+        0usize..4,
+    )
+        .prop_map(|(dt_ms, host, usage, reset, running, sleeping)| Step {
+            dt_ms,
+            host,
+            usage,
+            reset,
+            running,
+            sleeping,
+        })
+}
+
+fn stat_lines(text: &str) -> Vec<(String, Vec<u64>)> {
+    text.lines()
+        .filter(|l| l.starts_with("cpu"))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let name = w.next().unwrap().to_owned();
+            (name, w.map(|x| x.parse().unwrap()).collect())
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Over random histories, on v1 and v2, with and without the CPU view: no counter of
+    /// /proc/stat ever decreases between two reads (idle included), the per-CPU lines sum
+    /// to the aggregate, and the load averages stay within [0, the most tasks counted].
+    #[test]
+    fn counters_never_decrease_and_load_stays_bounded(
+        v2 in any::<bool>(), cfs in any::<bool>(), quota in 10_000u64..400_000,
+        cpus in prop_oneof![Just("0-3"), Just("1,3"), Just("2")],
+        steps in prop::collection::vec(step(), 1..12),
+    ) {
+        use std::fmt::Write as _;
+        use testkit::builder::LiveKernel;
+        let host_base = std::fs::read_to_string(fixtures_dir().join("host/x86_64-4cpu/proc/stat")).unwrap();
+        let mut b = KernelBuilder::new().host_capture(&fixtures_dir().join("host/x86_64-4cpu"));
+        let (cg_cpu, cg_set) = if v2 {
+            b = b.v2_container(PID)
+                .file(&format!("{V2_CONTAINER}/cpu.max"), format!("{quota} 100000"))
+                .file(&format!("{V2_CONTAINER}/cpuset.cpus"), cpus);
+            (V2_CONTAINER.to_owned(), V2_CONTAINER.to_owned())
+        } else {
+            b = b.v1_container(PID)
+                .file("/sys/fs/cgroup/cpu,cpuacct/ct/cpu.cfs_quota_us", quota.to_string())
+                .file("/sys/fs/cgroup/cpu,cpuacct/ct/cpu.cfs_period_us", "100000")
+                .file("/sys/fs/cgroup/cpuset/ct/cpuset.cpus", cpus);
+            ("/sys/fs/cgroup/cpu,cpuacct/ct".to_owned(), "/sys/fs/cgroup/cpuset/ct".to_owned())
+        };
+        let _ = cg_set;
+        let mut mem = b.build();
+        mem.file(&format!("{cg_cpu}/cgroup.procs"), format!("{PID}\n"));
+        let kernel = Arc::new(LiveKernel::new(mem));
+        let config = Config {
+            render: RenderOptions { enable_cfs: cfs, enable_loadavg: true, ..RenderOptions::default() },
+            ..Config::default()
+        };
+        let h = Harness::new(kernel.clone(), 183_742_580_000_000, config, PID);
+        let mut host = vproc::parse::stat::parse_stat(&host_base);
+        let mut usage = [(0u64, 0u64); 4];
+        let mut prev: Option<Vec<(String, Vec<u64>)>> = None;
+        let mut most_tasks = 0usize;
+        for s in &steps {
+            // host CPUs grow
+            for line in host.lines.iter_mut() {
+                if let vproc::parse::stat::StatLine::Cpu(n, t) = line {
+                    let (u, sy, i) = s.host[*n as usize % 4];
+                    t.0[0] += u;
+                    t.0[2] += sy;
+                    t.0[3] += i;
+                }
+            }
+            let mut text = String::new();
+            for line in &host.lines {
+                match line {
+                    vproc::parse::stat::StatLine::Cpu(n, t) => {
+                        let _ = writeln!(text, "cpu{n} {}", t.0.map(|v| v.to_string()).join(" "));
+                    }
+                    vproc::parse::stat::StatLine::Other(o) => {
+                        let _ = writeln!(text, "{o}");
+                    }
+                    vproc::parse::stat::StatLine::CpuTotal(_) => {}
+                }
+            }
+            kernel.set("/proc/stat", text);
+            // the container's CPU time grows, or is reset
+            for (i, u) in usage.iter_mut().enumerate() {
+                if s.reset {
+                    *u = (0, 0);
+                } else {
+                    u.0 += s.usage[i].0;
+                    u.1 += s.usage[i].1;
+                }
+            }
+            let (tu, ts) = usage.iter().fold((0, 0), |a, u| (a.0 + u.0, a.1 + u.1));
+            if v2 {
+                kernel.set(&format!("{V2_CONTAINER}/cpu.stat"), format!("usage_usec {}\nuser_usec {}\nsystem_usec {}\n", (tu + ts) / 1000, tu / 1000, ts / 1000));
+            } else {
+                let all: String = usage.iter().enumerate().map(|(i, (u, s))| format!("{i} {u} {s}\n")).collect();
+                kernel.set(&format!("{cg_cpu}/cpuacct.usage_all"), format!("cpu user system\n{all}"));
+                kernel.set(&format!("{cg_cpu}/cpuacct.usage"), (tu + ts).to_string());
+            }
+            // tasks
+            kernel.remove(&format!("/proc/{PID}/task"));
+            for t in 0..s.running + s.sleeping {
+                let state = if t < s.running { "R" } else { "S" };
+                kernel.set(&format!("/proc/{PID}/task/{}/stat", 9000 + t), format!("{} (x) {state} 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 1 1", 9000 + t));
+            }
+            most_tasks = most_tasks.max(s.running);
+            h.clock.advance_ns(s.dt_ms * 1_000_000);
+            h.vfs.engine().tick();
+            let now = stat_lines(&h.read(VirtualFile::Stat));
+            // per-CPU lines sum to the aggregate
+            let mut sum = vec![0u64; 10];
+            for (_, v) in now.iter().skip(1) {
+                for (a, x) in sum.iter_mut().zip(v) {
+                    *a += x;
+                }
+            }
+            prop_assert_eq!(&now[0].1, &sum);
+            if let Some(p) = &prev {
+                prop_assert_eq!(p.len(), now.len());
+                for ((name, a), (_, b)) in p.iter().zip(&now) {
+                    for (x, y) in a.iter().zip(b) {
+                        prop_assert!(y >= x, "{} went backwards: {:?} -> {:?}", name, a, b);
+                    }
+                }
+            }
+            prev = Some(now);
+            let load = h.read(VirtualFile::Loadavg);
+            for avg in load.split_whitespace().take(3) {
+                let v: f64 = avg.parse().unwrap();
+                prop_assert!(v >= 0.0 && v <= most_tasks as f64 + 0.01, "load {} with at most {} tasks", v, most_tasks);
+            }
+        }
+    }
+}

@@ -2,9 +2,13 @@
 //!
 //! | field | formula | source |
 //! |---|---|---|
-//! | 1, 5, 15 min averages | kernel fixed point (FSHIFT 11) printed as LXCFS does: v = avenrun + FIXED_1/200, `v >> 11` `.` `((v & 2047) × 100) >> 11` | the sampler's EWMA (a later issue; 0 until then) |
-//! | running/total | tasks in state R or D / all threads, over the cgroup and 3 levels of descendants | `cgroup.procs`, `/proc/<pid>/task/<tid>/stat` |
+//! | 1, 5, 15 min averages | the kernel's fixed-point EWMA of the R+D count every 5 s ([`crate::sampler::history`]), printed as LXCFS does: v = avenrun + FIXED_1/200, `v >> 11` `.` `((v & 2047) × 100) >> 11` | the sampler's history |
+//! | running/total | tasks in state R or D / all threads, over the cgroup and 3 levels of descendants, counted at each 5 s load sample (**the first read already has them**; LXCFS shows `0/1`) | `cgroup.procs`, `/proc/<pid>/task/<tid>/stat` |
 //! | last pid | largest thread id seen | |
+//!
+//! Only containers being read are sampled (a tick scans their tasks, bounded by
+//! `MAX_TASKS_PER_SAMPLE`, cost logged at debug level); one not read for 30 s, or whose
+//! cgroup disappears, is dropped and starts again from 0.
 //!
 //! Without `-l`, or when the container has no cpu cgroup, the host file is shown.
 

@@ -16,7 +16,6 @@ pub mod sys_cpu;
 pub mod uptime;
 
 use crate::config::RenderOptions;
-use crate::parse::cpuset::CpuSet;
 use crate::snapshot::{Parts, Snapshot};
 
 /// Every file vproc renders.
@@ -104,7 +103,8 @@ impl VirtualFile {
             | VirtualFile::CpuOffline
             | VirtualFile::CpuPossible
             | VirtualFile::CpuPresent => Parts::CPUSET,
-            VirtualFile::Stat => Parts::CPUSET | Parts::CPUACCT,
+            // LOAD: procs_running / procs_blocked come from the container's tasks with -l.
+            VirtualFile::Stat => Parts::CPUSET | Parts::CPUACCT | Parts::LOAD,
             VirtualFile::Uptime => Parts::CPUSET | Parts::CPUACCT | Parts::UPTIME,
             VirtualFile::Diskstats => Parts::IO,
             VirtualFile::Loadavg => Parts::LOAD,
@@ -146,60 +146,11 @@ pub fn render(file: VirtualFile, snap: &Snapshot, ctx: &RenderCtx, out: &mut Str
     }
 }
 
-/// The CPUs a container sees: the one rule every CPU-related file uses.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VisibleCpus {
-    /// Physical CPU numbers shown, ascending.
-    pub physical: CpuSet,
-    /// CPU view (`--enable-cfs`): files number the CPUs 0..n instead of physically.
-    pub renumbered: bool,
-    /// True when nothing is virtualised (no cpuset, no CPU view): host files are shown.
-    pub host: bool,
-}
+pub use crate::snapshot::cpu::VisibleCpus;
 
-impl VisibleCpus {
-    /// Number of visible CPUs.
-    pub fn count(&self) -> usize {
-        self.physical.len()
-    }
-
-    /// The number a file shows for the `i`-th visible CPU whose physical number is `p`.
-    pub fn shown(&self, i: usize, p: u32) -> u32 {
-        if self.renumbered {
-            u32::try_from(i).unwrap_or(u32::MAX)
-        } else {
-            p
-        }
-    }
-}
-
-/// visible = the container's cpuset (already ∩ host online) or the host's online CPUs;
-/// with `--enable-cfs`, only the first `ceil(quota/period)` of them (quota = the
-/// tightest over the cgroup and its ancestors).
+/// The visible CPUs of a snapshot (the rule lives in [`crate::snapshot::cpu`]).
 pub fn visible_cpus(snap: &Snapshot, options: &RenderOptions) -> VisibleCpus {
-    let c = &snap.container;
-    let base = match &c.cpuset {
-        Some(set) => set.clone(),
-        None => snap.host.cpu_online.clone(),
-    };
-    if !options.enable_cfs {
-        return VisibleCpus {
-            host: c.cpuset.is_none(),
-            physical: base,
-            renumbered: false,
-        };
-    }
-    let n = match c.quota {
-        Some(q) => usize::try_from(q.ceil_cpus())
-            .unwrap_or(usize::MAX)
-            .clamp(1, base.len().max(1)),
-        None => base.len(),
-    };
-    VisibleCpus {
-        physical: base.take(n),
-        renumbered: true,
-        host: false,
-    }
+    crate::snapshot::cpu::visible_cpus(&snap.container, &snap.host, options)
 }
 
 /// `Label:` padded to 16 columns, the value right-aligned in 8, then ` kB` (the
@@ -208,11 +159,6 @@ pub(crate) fn kb_line(out: &mut String, key: &str, value: u64) {
     use std::fmt::Write;
     let label = format!("{key}:");
     let _ = writeln!(out, "{label:<16}{value:>8} kB");
-}
-
-/// Nanoseconds to USER_HZ ticks without overflow.
-pub(crate) fn ns_to_ticks(ns: u64, clock_ticks: u64) -> u64 {
-    u64::try_from(u128::from(ns) * u128::from(clock_ticks) / 1_000_000_000).unwrap_or(u64::MAX)
 }
 
 /// Append a host file shown unchanged, with the final newline every kernel file has

@@ -204,16 +204,29 @@ pub fn collect_container(
             }
         }
     }
-    if parts.contains(Parts::LOAD) && options.enable_loadavg {
-        let c = match cg.version(Controller::Cpu) {
-            Some(_) => Controller::Cpu,
-            None => Controller::Cpuacct,
-        };
-        if let Some(p) = container_path(&id.cpu).or(container_path(&id.cpuacct)) {
-            v.load = Some(collect_tasks(source, &cg.pids(c, p, 3)));
-        }
-    }
+    let _ = options;
     v
+}
+
+/// The task counts of container `id` for loadavg: the threads of the processes in its
+/// cpu cgroup and 3 levels of descendants (LXCFS's depth). `None` for the root cgroup or
+/// when there are no cgroups. Returns the counts and the number of tasks scanned.
+pub fn collect_load(
+    source: &dyn Source,
+    hierarchies: Option<&Hierarchies>,
+    id: &ContainerId,
+) -> Option<LoadView> {
+    let h = hierarchies?;
+    let cg = Cgroups {
+        source,
+        hierarchies: h,
+    };
+    let c = match cg.version(Controller::Cpu) {
+        Some(_) => Controller::Cpu,
+        None => Controller::Cpuacct,
+    };
+    let p = container_path(&id.cpu).or(container_path(&id.cpuacct))?;
+    Some(collect_tasks(source, &cg.pids(c, p, 3)))
 }
 
 /// Count the threads of `pids` and those in state R or D (LXCFS's loadavg rule).
@@ -239,6 +252,9 @@ pub fn collect_tasks(source: &dyn Source, pids: &[u32]) -> LoadView {
             load.last_pid = load.last_pid.max(tid);
             if matches!(stat.state, 'R' | 'D') {
                 load.running += 1;
+            }
+            if stat.state == 'D' {
+                load.blocked += 1;
             }
         }
     }

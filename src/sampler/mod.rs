@@ -15,17 +15,20 @@
 //! runs it on a thread and serves refresh requests from readers over a channel.
 
 pub mod collect;
+pub mod history;
 
 use crate::cgroup::Hierarchies;
 use crate::clock::{Clock, Timestamp};
 use crate::config::Config;
 use crate::identity::{Identity, Reader};
-use crate::snapshot::store::{Entry, Published, SnapshotStore};
+use crate::snapshot::store::{CowMap, Entry, Published, SnapshotStore};
 use crate::snapshot::{ContainerId, ContainerView, HostView, Parts, Snapshot};
 use crate::source::Source;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use history::History;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
@@ -48,8 +51,14 @@ pub struct Engine {
     hierarchies: Published<Option<Hierarchies>>,
     identity: Identity,
     store: SnapshotStore,
+    histories: CowMap<ContainerId, Arc<Mutex<History>>>,
     requests: Sender<Request>,
     inbox: Receiver<Request>,
+}
+
+/// A history's lock; a poisoned lock (a panic elsewhere) still yields the data.
+fn lock_history(h: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
+    h.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn detect(source: &dyn Source) -> Option<Hierarchies> {
@@ -76,6 +85,7 @@ impl Engine {
             clock,
             config,
             store: SnapshotStore::default(),
+            histories: CowMap::default(),
             requests,
             inbox,
         })
@@ -121,15 +131,9 @@ impl Engine {
         self.store.len()
     }
 
-    fn build(&self, id: &ContainerId, parts: Parts, taken: Timestamp) -> Snapshot {
-        let host = Arc::new(collect::collect_host(self.source.as_ref(), parts));
-        let container = self.collect(id, parts, &host);
-        Snapshot {
-            taken,
-            parts,
-            host,
-            container: Arc::new(container),
-        }
+    fn history(&self, id: &ContainerId) -> Arc<Mutex<History>> {
+        self.histories
+            .get_or_insert(id, Arc::new(Mutex::new(History::default())))
     }
 
     fn collect(&self, id: &ContainerId, parts: Parts, host: &HostView) -> ContainerView {
@@ -142,6 +146,56 @@ impl Engine {
             &host.cpu_online,
             &self.config.render,
         )
+    }
+
+    /// Take one sample of container `id` at `taken` (with the host data `host` of the same
+    /// pass), apply its history and publish it. Returns `None` when a newer sample was
+    /// applied meanwhile (the published one is then the one to use). The history lock is
+    /// held only by writers (the sampler, a reader building a missing snapshot), never on
+    /// the read path of a fresh snapshot.
+    fn sample(
+        &self,
+        id: &ContainerId,
+        parts: Parts,
+        taken: Timestamp,
+        host: Arc<HostView>,
+        tasks_scanned: &mut u64,
+    ) -> Option<Arc<Snapshot>> {
+        let mut container = self.collect(id, parts, &host);
+        let history = self.history(id);
+        let wants_load = parts.contains(Parts::LOAD) && self.config.render.enable_loadavg;
+        // Tasks are counted (I/O) outside the lock, only when a load sample is due.
+        let counts = if wants_load && lock_history(&history).load_due(taken.mono_ns) {
+            let h = self.hierarchies.load();
+            collect::collect_load(self.source.as_ref(), h.as_ref().as_ref(), id)
+        } else {
+            None
+        };
+        let mut h = lock_history(&history);
+        if h.is_stale(taken.mono_ns) {
+            return None;
+        }
+        if wants_load {
+            container.load = match counts {
+                Some(c) => {
+                    *tasks_scanned += c.total;
+                    Some(h.apply_load(taken.mono_ns, c))
+                }
+                None => h.last_load(),
+            };
+        }
+        if parts.contains(Parts::CPUSET) && parts.contains(Parts::CPUACCT) {
+            container.cpu_lines =
+                Some(h.apply_cpu(taken.mono_ns, &container, &host, &self.config.render));
+        }
+        let snap = Snapshot {
+            taken,
+            parts,
+            host,
+            container: Arc::new(container),
+        };
+        // Published under the history lock, so publication order = history order.
+        Some(self.publish(id, snap, taken.mono_ns))
     }
 
     fn publish(&self, id: &ContainerId, snap: Snapshot, now_ns: u64) -> Arc<Snapshot> {
@@ -166,6 +220,29 @@ impl Engine {
         snap
     }
 
+    fn build(&self, id: &ContainerId, parts: Parts, taken: Timestamp) -> Arc<Snapshot> {
+        let host = Arc::new(collect::collect_host(self.source.as_ref(), parts));
+        let mut scanned = 0;
+        match self.sample(id, parts, taken, host, &mut scanned) {
+            Some(s) => s,
+            None => match self.store.get(id) {
+                Some(e) => e.load(),
+                // Unreachable in practice (a newer sample implies a published one); build
+                // without history rather than fail.
+                None => {
+                    let host = Arc::new(collect::collect_host(self.source.as_ref(), parts));
+                    let container = self.collect(id, parts, &host);
+                    Arc::new(Snapshot {
+                        taken,
+                        parts,
+                        host,
+                        container: Arc::new(container),
+                    })
+                }
+            },
+        }
+    }
+
     /// The snapshot a read of a file needing `parts` uses for container `id`: the
     /// published one if fresh enough, else one built now (and published).
     pub fn snapshot(&self, id: &ContainerId, parts: Parts) -> Arc<Snapshot> {
@@ -177,25 +254,50 @@ impl Engine {
             let age = now.mono_since(&snap.taken);
             if snap.parts.contains(parts) && age <= max {
                 if age > max / 2 {
-                    match self.requests.try_send(Request::Refresh(id.clone())) {
-                        Ok(()) | Err(TrySendError::Full(_)) => {}
-                        Err(TrySendError::Disconnected(_)) => {}
-                    }
+                    let _ = self.requests.try_send(Request::Refresh(id.clone()));
                 }
                 return snap;
             }
             let wanted = entry.wanted().union(parts);
-            return self.publish(id, self.build(id, wanted, now), now.mono_ns);
+            return self.build(id, wanted, now);
         }
-        self.publish(id, self.build(id, parts, now), now.mono_ns)
+        self.build(id, parts, now)
     }
 
-    /// One sampler pass: forget containers nobody reads, refresh those read recently.
+    /// Whether the cgroup of `id` still exists (the cpu hierarchy, else memory).
+    fn cgroup_exists(&self, id: &ContainerId) -> bool {
+        let h = self.hierarchies.load();
+        let Some(h) = h.as_ref() else {
+            return true;
+        };
+        let probe = [
+            (crate::cgroup::Controller::Cpu, &id.cpu),
+            (crate::cgroup::Controller::Memory, &id.memory),
+        ];
+        for (c, path) in probe {
+            if let (Some(m), Some(p)) = (h.controller(c), path) {
+                return self.source.metadata(&m.dir(p)).is_ok();
+            }
+        }
+        true
+    }
+
+    /// One sampler pass: forget containers nobody reads (or whose cgroup is gone),
+    /// refresh those read recently. Logs its cost at debug level.
     pub fn tick(&self) {
         let now = self.clock.now();
         let forget = self.config.forget_after_ns;
-        self.store
-            .retain(|_, e| now.mono_ns.saturating_sub(e.last_read_ns()) <= forget);
+        let mut gone: Vec<ContainerId> = Vec::new();
+        for (id, e) in self.store.entries() {
+            let idle = now.mono_ns.saturating_sub(e.last_read_ns());
+            if idle > forget || (idle <= self.config.active_window_ns && !self.cgroup_exists(&id)) {
+                gone.push(id);
+            }
+        }
+        if !gone.is_empty() {
+            self.store.retain(|id, _| !gone.contains(id));
+            self.histories.retain(|id, _| !gone.contains(id));
+        }
         let active: Vec<_> = self
             .store
             .entries()
@@ -211,15 +313,18 @@ impl Engine {
             .iter()
             .fold(Parts::default(), |p, (_, e)| p.union(e.wanted()));
         let host = Arc::new(collect::collect_host(self.source.as_ref(), all));
-        for (id, entry) in active {
-            let parts = entry.wanted();
-            let snap = Snapshot {
-                taken: now,
-                parts,
-                container: Arc::new(self.collect(&id, parts, &host)),
-                host: Arc::clone(&host),
-            };
-            self.publish(&id, snap, now.mono_ns);
+        let mut scanned = 0;
+        for (id, entry) in &active {
+            self.sample(id, entry.wanted(), now, Arc::clone(&host), &mut scanned);
+        }
+        if log::log_enabled!(log::Level::Debug) {
+            let spent = self.clock.now().mono_since(&now);
+            log::debug!(
+                "sampler tick: {} containers, {} forgotten, {scanned} tasks scanned, {} µs",
+                active.len(),
+                gone.len(),
+                spent / 1000
+            );
         }
     }
 
@@ -231,14 +336,15 @@ impl Engine {
         if now.mono_since(&entry.load().taken) < self.config.max_staleness_ns / 4 {
             return;
         }
-        self.publish(id, self.build(id, entry.wanted(), now), now.mono_ns);
+        self.build(id, entry.wanted(), now);
     }
 
-    /// Re-detect the cgroup layout and drop every cached identity and snapshot.
+    /// Re-detect the cgroup layout and drop every cached identity, snapshot and history.
     pub fn redetect(&self) {
         self.hierarchies.store(detect(self.source.as_ref()));
         self.identity.clear();
         self.store.clear();
+        self.histories.clear();
     }
 
     /// Ask the sampler thread for something (non-blocking).

@@ -4,6 +4,7 @@
 //! sample time (so ratios between container and host numbers are exact) and says which
 //! [`Parts`] it holds. Nothing here does I/O or reads a clock.
 
+pub mod cpu;
 pub mod store;
 
 use crate::clock::Timestamp;
@@ -259,8 +260,10 @@ pub struct IoDevice {
 pub struct LoadView {
     /// avenrun, kernel fixed point (FSHIFT 11), for 1, 5 and 15 minutes.
     pub avenrun: [u64; 3],
-    /// Tasks in state R or D.
+    /// Tasks in state R or D (what the load average counts).
     pub running: u64,
+    /// Tasks in state D (`procs_blocked`).
+    pub blocked: u64,
     /// All tasks (threads).
     pub total: u64,
     /// Largest thread id seen.
@@ -296,6 +299,9 @@ pub struct ContainerView {
     pub slabinfo: Option<String>,
     /// Tasks and load (with `--enable-loadavg`).
     pub load: Option<LoadView>,
+    /// The per-CPU lines of `/proc/stat` in display order, made monotonic across reads
+    /// by the sampler's history (None: computed statelessly by the renderer).
+    pub cpu_lines: Option<Vec<crate::parse::stat::CpuTimes>>,
     /// Values that fell back, for logging and tests.
     pub fallbacks: Vec<Fallback>,
 }
