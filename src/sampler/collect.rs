@@ -71,11 +71,25 @@ pub fn collect_host(source: &dyn Source, parts: Parts) -> HostView {
         h.stat = parse_stat(&h.stat_text);
         h.cpuinfo_text = host_file(source, PROC_CPUINFO);
         h.cpuinfo = parse_cpuinfo(&h.cpuinfo_text);
-        h.cpu_online = read_text(source, SYS_CPU_ONLINE)
+        // Online CPUs: the kernel's list, kept consistent with the CPUs /proc/stat reports
+        // (they agree on a sane kernel; if either is garbage the other wins).
+        let in_stat = CpuSet::from_cpus(h.stat.cpus().map(|(n, _)| n));
+        let listed = read_text(source, SYS_CPU_ONLINE)
             .ok()
             .and_then(|t| parse_cpuset(&t).ok())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| CpuSet::from_cpus(h.stat.cpus().map(|(n, _)| n)));
+            .unwrap_or_default();
+        h.cpu_online = match (listed.is_empty(), in_stat.is_empty()) {
+            (false, true) => listed,
+            (true, _) => in_stat,
+            (false, false) => {
+                let both = listed.intersection(&in_stat);
+                if both.is_empty() {
+                    in_stat
+                } else {
+                    both
+                }
+            }
+        };
         h.cpu_possible_text = host_file(source, SYS_CPU_POSSIBLE);
         h.cpu_present_text = host_file(source, SYS_CPU_PRESENT);
         h.cpu_offline_text = host_file(source, SYS_CPU_OFFLINE);
