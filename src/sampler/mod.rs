@@ -56,6 +56,10 @@ pub struct Engine {
     inbox: Receiver<Request>,
 }
 
+/// Most tasks one sampler pass counts over all containers, so that hundreds of busy
+/// containers cannot make a pass take seconds.
+pub const MAX_TASKS_PER_PASS: u64 = 200_000;
+
 /// A history's lock; a poisoned lock (a panic elsewhere) still yields the data.
 fn lock_history(h: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
     h.lock().unwrap_or_else(|p| p.into_inner())
@@ -164,8 +168,13 @@ impl Engine {
         let mut container = self.collect(id, parts, &host);
         let history = self.history(id);
         let wants_load = parts.contains(Parts::LOAD) && self.config.render.enable_loadavg;
-        // Tasks are counted (I/O) outside the lock, only when a load sample is due.
-        let counts = if wants_load && lock_history(&history).load_due(taken.mono_ns) {
+        // Tasks are counted (I/O) outside the lock, only when a load sample is due and the
+        // pass's budget allows (a container over budget keeps its last counts and is
+        // sampled on the next pass).
+        let counts = if wants_load
+            && *tasks_scanned < MAX_TASKS_PER_PASS
+            && lock_history(&history).load_due(taken.mono_ns)
+        {
             let h = self.hierarchies.load();
             collect::collect_load(self.source.as_ref(), h.as_ref().as_ref(), id)
         } else {
