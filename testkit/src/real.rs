@@ -304,18 +304,7 @@ impl TestCgroup {
 
     /// Run `cmd` (a shell command) inside the cgroup and return its stdout.
     pub fn run(&self, cmd: &str) -> String {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{} {cmd}", self.join_snippet()))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        run_shell(&self.join_snippet(), cmd)
     }
 
     /// `cat` a file from inside the cgroup.
@@ -325,13 +314,7 @@ impl TestCgroup {
 
     /// Spawn a long-running command inside the cgroup.
     pub fn spawn(&self, cmd: &str) -> Child {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("{} exec {cmd}", self.join_snippet()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap()
+        spawn_shell(&self.join_snippet(), cmd)
     }
 }
 
@@ -346,6 +329,34 @@ impl Drop for TestCgroup {
             }
         }
     }
+}
+
+/// Run `sh -c "<join> <cmd>"` (join moves the shell into a cgroup) and return stdout;
+/// panics with stderr if it fails.
+fn run_shell(join: &str, cmd: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{join} {cmd}"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Spawn `sh -c "<join> exec <cmd>"` with stdout discarded.
+fn spawn_shell(join: &str, cmd: &str) -> Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{join} exec {cmd}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// The value of a meminfo line in kB.
@@ -464,35 +475,16 @@ impl V2Tree {
 
     /// Run a shell command inside `rel` and return its stdout.
     pub fn run(&self, rel: &str, cmd: &str) -> String {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "echo $$ > {}/cgroup.procs; {cmd}",
-                self.dir(rel).display()
-            ))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        run_shell(&self.join_snippet(rel), cmd)
     }
 
     /// Start a long-running shell command inside `rel`.
     pub fn spawn(&self, rel: &str, cmd: &str) -> Child {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "echo $$ > {}/cgroup.procs; exec {cmd}",
-                self.dir(rel).display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap()
+        spawn_shell(&self.join_snippet(rel), cmd)
+    }
+
+    fn join_snippet(&self, rel: &str) -> String {
+        format!("echo $$ > {}/cgroup.procs;", self.dir(rel).display())
     }
 }
 
