@@ -342,7 +342,7 @@ fn v2_dirty_and_mapped_are_real() {
     let dev = LoopDevice::new(64).expect("loop device");
     let mnt = tempfile::tempdir().unwrap();
     let setup = format!(
-        "mkfs.ext4 -q -F {dev} && mount {dev} {mnt} && sysctl -q -w vm.dirty_writeback_centisecs=0 vm.dirty_expire_centisecs=360000",
+        "mkfs.ext4 -q -F {dev} && mount {dev} {mnt} && echo 0 > /proc/sys/vm/dirty_writeback_centisecs && echo 360000 > /proc/sys/vm/dirty_expire_centisecs",
         dev = dev.dev,
         mnt = mnt.path().display()
     );
