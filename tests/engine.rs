@@ -277,3 +277,38 @@ fn a_v2_leaf_without_memory_or_cpu_files_is_accounted_by_its_ancestor() {
         "the quota of /ct applies to the leaf"
     );
 }
+
+#[test]
+fn a_container_read_again_after_being_forgotten_continues_its_counters() {
+    let k = kernel();
+    k.set(
+        &format!("{V2_CONTAINER}/cpu.stat"),
+        "usage_usec 150000000\nuser_usec 100000000\nsystem_usec 50000000\n",
+    );
+    let h = harness(&k);
+    let cpu_line = |h: &Harness| -> Vec<u64> {
+        h.read(VirtualFile::Stat)
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect()
+    };
+    let first = cpu_line(&h);
+    assert_eq!((first[0], first[2]), (10000, 5000), "{first:?}");
+    // The cgroup's counter is reset (recreated), then nobody reads for a minute.
+    k.set(
+        &format!("{V2_CONTAINER}/cpu.stat"),
+        "usage_usec 10\nuser_usec 6\nsystem_usec 4\n",
+    );
+    h.clock
+        .advance_ns(Config::default().forget_after_ns + 1000 * MS);
+    h.vfs.engine().tick();
+    assert_eq!(h.vfs.engine().containers(), 0, "unread: no longer sampled");
+    let again = cpu_line(&h);
+    for (a, b) in first.iter().zip(&again) {
+        assert!(b >= a, "{first:?} -> {again:?}");
+    }
+}

@@ -69,6 +69,11 @@ pub struct History {
 }
 
 impl History {
+    /// Monotonic time of the last sample applied.
+    pub fn last_sample_ns(&self) -> u64 {
+        self.last_sample_ns
+    }
+
     /// Whether a sample taken at `now_ns` is older than one already applied.
     pub fn is_stale(&self, now_ns: u64) -> bool {
         now_ns < self.last_sample_ns
@@ -81,6 +86,7 @@ impl History {
 
     /// Fold a load sample (the task counts just taken) into the averages; returns the view.
     pub fn apply_load(&mut self, now_ns: u64, counts: LoadView) -> LoadView {
+        self.last_sample_ns = self.last_sample_ns.max(now_ns);
         let periods = match self.next_load_ns {
             None => 0,
             Some(next) if now_ns >= next => {

@@ -27,6 +27,7 @@ use crate::source::Source;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use history::History;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::thread;
@@ -52,9 +53,15 @@ pub struct Engine {
     identity: Identity,
     store: SnapshotStore,
     histories: CowMap<ContainerId, Arc<Mutex<History>>>,
+    passes: AtomicU64,
     requests: Sender<Request>,
     inbox: Receiver<Request>,
 }
+
+/// Passes between two prunings of the histories of containers nobody reads.
+const HISTORY_PRUNE_EVERY: u64 = 100;
+/// How long the history of a container nobody reads is kept (its cgroup still existing).
+const HISTORY_KEEP_NS: u64 = 3_600_000_000_000;
 
 /// Most tasks one sampler pass counts over all containers, so that hundreds of busy
 /// containers cannot make a pass take seconds.
@@ -90,6 +97,7 @@ impl Engine {
             config,
             store: SnapshotStore::default(),
             histories: CowMap::default(),
+            passes: AtomicU64::new(0),
             requests,
             inbox,
         })
@@ -296,16 +304,35 @@ impl Engine {
     pub fn tick(&self) {
         let now = self.clock.now();
         let forget = self.config.forget_after_ns;
+        // Unread containers leave the store (no more sampling); their history stays, so
+        // a container read again later continues its counters instead of starting over,
+        // until its cgroup disappears or an hour passes.
         let mut gone: Vec<ContainerId> = Vec::new();
+        let mut vanished: Vec<ContainerId> = Vec::new();
         for (id, e) in self.store.entries() {
             let idle = now.mono_ns.saturating_sub(e.last_read_ns());
-            if idle > forget || (idle <= self.config.active_window_ns && !self.cgroup_exists(&id)) {
+            if idle <= self.config.active_window_ns && !self.cgroup_exists(&id) {
+                vanished.push(id);
+            } else if idle > forget {
                 gone.push(id);
             }
         }
-        if !gone.is_empty() {
-            self.store.retain(|id, _| !gone.contains(id));
-            self.histories.retain(|id, _| !gone.contains(id));
+        if !gone.is_empty() || !vanished.is_empty() {
+            self.store
+                .retain(|id, _| !gone.contains(id) && !vanished.contains(id));
+            self.histories.retain(|id, _| !vanished.contains(id));
+        }
+        if self.passes.fetch_add(1, Ordering::Relaxed) % HISTORY_PRUNE_EVERY == 0 {
+            let stored: Vec<ContainerId> =
+                self.store.entries().into_iter().map(|(id, _)| id).collect();
+            self.histories.retain(|id, h| {
+                stored.contains(id)
+                    || (lock_history(h)
+                        .last_sample_ns()
+                        .saturating_add(HISTORY_KEEP_NS)
+                        >= now.mono_ns
+                        && self.cgroup_exists(id))
+            });
         }
         let active: Vec<_> = self
             .store
@@ -329,9 +356,10 @@ impl Engine {
         if log::log_enabled!(log::Level::Debug) {
             let spent = self.clock.now().mono_since(&now);
             log::debug!(
-                "sampler tick: {} containers, {} forgotten, {scanned} tasks scanned, {} µs",
+                "sampler tick: {} containers, {} unread, {} vanished, {scanned} tasks scanned, {} µs",
                 active.len(),
                 gone.len(),
+                vanished.len(),
                 spent / 1000
             );
         }
