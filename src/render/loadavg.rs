@@ -6,9 +6,11 @@
 //! | running/total | tasks in state R or D / all threads, over the cgroup and 3 levels of descendants, counted at each 5 s load sample (**the first read already has them**; LXCFS shows `0/1`) | `cgroup.procs`, `/proc/<pid>/task/<tid>/stat` |
 //! | last pid | largest thread id seen | |
 //!
-//! Only containers being read are sampled (a tick scans their tasks, bounded by
-//! `MAX_TASKS_PER_SAMPLE`, cost logged at debug level); one not read for 30 s, or whose
-//! cgroup disappears, is dropped and starts again from 0.
+//! Only containers being read are sampled (a pass scans their tasks, at most
+//! `MAX_TASKS_PER_SAMPLE` per container and `MAX_TASKS_PER_PASS` in all, cost logged at
+//! debug level). A container not read for 30 s is no longer sampled; read again, it
+//! catches up the missed periods with its current count. Its history is dropped when its
+//! cgroup disappears, or after an hour unread.
 //!
 //! Without `-l`, or when the container has no cpu cgroup, the host file is shown.
 
