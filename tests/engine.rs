@@ -286,16 +286,7 @@ fn a_container_read_again_after_being_forgotten_continues_its_counters() {
         "usage_usec 150000000\nuser_usec 100000000\nsystem_usec 50000000\n",
     );
     let h = harness(&k);
-    let cpu_line = |h: &Harness| -> Vec<u64> {
-        h.read(VirtualFile::Stat)
-            .lines()
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .skip(1)
-            .map(|x| x.parse().unwrap())
-            .collect()
-    };
+    let cpu_line = |h: &Harness| testkit::real::stat_total(&h.read(VirtualFile::Stat));
     let first = cpu_line(&h);
     assert_eq!((first[0], first[2]), (10000, 5000), "{first:?}");
     // The cgroup's counter is reset (recreated), then nobody reads for a minute.

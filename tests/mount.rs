@@ -66,10 +66,7 @@ fn reader_in_a_limited_cgroup_sees_its_limits() {
     );
     // And the host itself still sees the host.
     let own = fs::read_to_string(d.mnt.join("proc/cpuinfo")).unwrap();
-    assert_eq!(
-        processors(&own),
-        processors(&fs::read_to_string("/proc/cpuinfo").unwrap())
-    );
+    assert_eq!(processors(&own), host_cpus());
 }
 
 #[test]
@@ -110,7 +107,7 @@ fn cpu_view_follows_the_quota() {
     if skip("cpu_view_follows_the_quota") {
         return;
     }
-    let ncpu = processors(&fs::read_to_string("/proc/cpuinfo").unwrap());
+    let ncpu = host_cpus();
     if ncpu < 2 {
         eprintln!("*** SKIPPED cpu_view_follows_the_quota: needs 2 CPUs ***");
         return;
@@ -313,14 +310,7 @@ fn loadavg_follows_a_busy_cgroup_and_not_its_idle_sibling() {
     let (loadavg, stat) = (d.mnt.join("proc/loadavg"), d.mnt.join("proc/stat"));
     let one_min = |t: &str| -> f64 { t.split_whitespace().next().unwrap().parse().unwrap() };
     let busy_ticks = |t: &str| -> u64 {
-        let v: Vec<u64> = t
-            .lines()
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .skip(1)
-            .map(|x| x.parse().unwrap())
-            .collect();
+        let v = stat_total(t);
         v[0] + v[2]
     };
     // The first read already counts the tasks (0/1 in LXCFS).

@@ -377,6 +377,24 @@ pub fn stat_cpus(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The ten numbers of the aggregate `cpu` line of a stat file.
+pub fn stat_total(text: &str) -> Vec<u64> {
+    text.lines()
+        .find(|l| l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Number of processors of this machine (its own /proc/cpuinfo).
+pub fn host_cpus() -> usize {
+    processors(&fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
+}
+
 /// Number of processor blocks in cpuinfo.
 pub fn processors(text: &str) -> usize {
     text.lines()
