@@ -74,10 +74,12 @@ pub fn render_meminfo(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
     let total = mem_total_kb(m, host);
     let kb = |bytes: u64| (bytes / 1024).min(total);
     let free = total.saturating_sub(m.usage / 1024);
+    // LXCFS: MemFree + (active_file + inactive_file + slab_reclaimable) / 1024.
     let available = free
-        .saturating_add(kb(s.active_file))
-        .saturating_add(kb(s.inactive_file))
-        .saturating_add(kb(s.slab_reclaimable))
+        .saturating_add(kb(s
+            .active_file
+            .saturating_add(s.inactive_file)
+            .saturating_add(s.slab_reclaimable)))
         .min(total);
     let (swap_total, swap_free) = swap_kb(m, host, &ctx.options);
     let zswap = |v: Option<u64>| match v {
