@@ -13,7 +13,6 @@
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::fs::VprocFs;
 use crate::sampler::{Engine, Request};
 use crate::source::host::HostSource;
 use crate::vfs::Vfs;
@@ -164,34 +163,18 @@ pub fn run(opts: DaemonOptions) -> Result<(), String> {
     let sampler = engine.spawn_sampler();
     let vfs = Arc::new(Vfs::new(Arc::clone(&engine)));
 
-    let mut mount_options = vec![
-        fuser::MountOption::FSName("vproc".into()),
-        fuser::MountOption::Subtype("vproc".into()),
-        fuser::MountOption::NoSuid,
-        fuser::MountOption::NoDev,
-    ];
-    mount_options.extend(
-        opts.mount_options
-            .iter()
-            .cloned()
-            .map(fuser::MountOption::CUSTOM),
-    );
-    let fuse_config = {
-        let mut c = fuser::Config::default();
-        c.mount_options = mount_options;
-        c.acl = fuser::SessionACL::All;
-        c.n_threads = Some(opts.threads.max(1));
-        c.clone_fd = true;
-        c
+    let mut session = match crate::fs::mount(
+        Arc::clone(&vfs),
+        &mountpoint,
+        &opts.mount_options,
+        opts.threads,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            pidfile.remove();
+            return Err(format!("cannot mount {}: {e}", mountpoint.display()));
+        }
     };
-    let mut session =
-        match fuser::Session::new(VprocFs::new(Arc::clone(&vfs)), &mountpoint, &fuse_config) {
-            Ok(s) => s,
-            Err(e) => {
-                pidfile.remove();
-                return Err(format!("cannot mount {}: {e}", mountpoint.display()));
-            }
-        };
     log::info!(
         "serving {} ({} worker threads, pid {})",
         mountpoint.display(),
@@ -199,7 +182,7 @@ pub fn run(opts: DaemonOptions) -> Result<(), String> {
         std::process::id()
     );
 
-    let mut unmounter = session.unmount_callable();
+    let mut unmounter = session.unmounter();
     {
         let pidfile = Arc::clone(&pidfile);
         let engine = Arc::clone(&engine);

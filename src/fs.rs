@@ -22,11 +22,88 @@ use fuser::{
     ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use std::ffi::OsStr;
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const TTL: Duration = Duration::from_millis(500);
+
+/// A mounted filesystem whose request loop has not started yet.
+pub struct Mount {
+    session: fuser::Session<VprocFs>,
+}
+
+/// Unmounts a [`Mount`] from another thread (the signal handler).
+pub struct Unmounter(fuser::SessionUnmounter);
+
+impl Unmounter {
+    /// Detach the mount; the request loop then ends.
+    pub fn unmount(&mut self) -> io::Result<()> {
+        self.0.unmount()
+    }
+}
+
+impl Mount {
+    /// A handle that unmounts from another thread.
+    pub fn unmounter(&mut self) -> Unmounter {
+        Unmounter(self.session.unmount_callable())
+    }
+
+    /// Serve requests until the filesystem is unmounted. The loop is fuser's
+    /// multi-threaded session; nothing above this module depends on how it was created.
+    pub fn run(self) -> io::Result<()> {
+        self.session.run()
+    }
+}
+
+/// A `-o` option as fuser knows it (kernel flags by name, anything else passed through).
+fn mount_option(o: &str) -> fuser::MountOption {
+    use fuser::MountOption as M;
+    match o {
+        "default_permissions" => M::DefaultPermissions,
+        "dev" => M::Dev,
+        "nodev" => M::NoDev,
+        "suid" => M::Suid,
+        "nosuid" => M::NoSuid,
+        "ro" => M::RO,
+        "rw" => M::RW,
+        "exec" => M::Exec,
+        "noexec" => M::NoExec,
+        "atime" => M::Atime,
+        "noatime" => M::NoAtime,
+        "dirsync" => M::DirSync,
+        "sync" => M::Sync,
+        "async" => M::Async,
+        other => M::CUSTOM(other.to_owned()),
+    }
+}
+
+/// Mount `vfs` at `mountpoint` (as root: `allow_other`, nosuid, nodev, source `vproc`),
+/// with `extra` options from the command line and `threads` request workers, each with
+/// its own cloned `/dev/fuse` descriptor.
+pub fn mount(
+    vfs: Arc<Vfs>,
+    mountpoint: &Path,
+    extra: &[String],
+    threads: usize,
+) -> io::Result<Mount> {
+    let mut options = vec![
+        fuser::MountOption::FSName("vproc".into()),
+        fuser::MountOption::Subtype("vproc".into()),
+        fuser::MountOption::NoSuid,
+        fuser::MountOption::NoDev,
+    ];
+    options.extend(extra.iter().map(|o| mount_option(o)));
+    let mut config = fuser::Config::default();
+    config.mount_options = options;
+    config.acl = fuser::SessionACL::All;
+    config.n_threads = Some(threads.max(1));
+    config.clone_fd = true;
+    Ok(Mount {
+        session: fuser::Session::new(VprocFs::new(vfs), mountpoint, &config)?,
+    })
+}
 
 /// The filesystem handed to `fuser`.
 pub struct VprocFs {
