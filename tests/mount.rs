@@ -46,20 +46,8 @@ fn reader_in_a_limited_cgroup_sees_its_limits() {
         assert!(stat.contains(needed), "stat lacks {needed}");
     }
     // A reader in the daemon's pid namespace: uptime is the age of host pid 1.
-    let up: f64 = cg
-        .cat(&d.mnt.join("proc/uptime"))
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let host_up: f64 = fs::read_to_string("/proc/uptime")
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let up = first_number(&cg.cat(&d.mnt.join("proc/uptime")));
+    let host_up = first_number(&fs::read_to_string("/proc/uptime").unwrap());
     assert!(
         (host_up - up).abs() < host_up * 0.01 + 5.0,
         "uptime {up} vs host {host_up}"
@@ -308,7 +296,6 @@ fn loadavg_follows_a_busy_cgroup_and_not_its_idle_sibling() {
     });
     let idle = TestCgroup::create(Limits::default());
     let (loadavg, stat) = (d.mnt.join("proc/loadavg"), d.mnt.join("proc/stat"));
-    let one_min = |t: &str| -> f64 { t.split_whitespace().next().unwrap().parse().unwrap() };
     let busy_ticks = |t: &str| -> u64 {
         let v = stat_total(t);
         v[0] + v[2]
@@ -329,8 +316,8 @@ fn loadavg_follows_a_busy_cgroup_and_not_its_idle_sibling() {
     while t0.elapsed() < std::time::Duration::from_secs(16) {
         std::thread::sleep(std::time::Duration::from_millis(700));
         let b = busy.cat(&loadavg);
-        idle_max = idle_max.max(one_min(&idle.cat(&loadavg)));
-        if one_min(&b) > 0.3 && reached.is_none() {
+        idle_max = idle_max.max(first_number(&idle.cat(&loadavg)));
+        if first_number(&b) > 0.3 && reached.is_none() {
             reached = Some((t0.elapsed(), b));
             break;
         }

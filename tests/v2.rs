@@ -51,14 +51,7 @@ fn v2_nested_limits_init_scope_and_pid_namespace() {
         ),
     );
     let mut lines = out.lines();
-    let up: f64 = lines
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let up = first_number(lines.next().unwrap());
     assert!(
         (0.3..10.0).contains(&up),
         "uptime of the namespace init: {up}"

@@ -343,6 +343,7 @@ impl Cgroups<'_> {
         Err(Error::NotFound)
     }
 
+    /// `(accounting cgroup, limit, usage, counters)` of `cg` (see [`Self::memory_cgroup`]).
     pub(crate) fn memory_basics(
         &self,
         cg: &str,
@@ -351,9 +352,11 @@ impl Cgroups<'_> {
         limit_file: &str,
         usage_file: &str,
         fb: &mut Vec<crate::snapshot::Fallback>,
-    ) -> Result<(Limit, u64, crate::snapshot::MemoryStat)> {
+    ) -> Result<(String, Limit, u64, crate::snapshot::MemoryStat)> {
         use crate::snapshot::Fallback;
         let m = Controller::Memory;
+        let owned = self.memory_cgroup(cg, usage_file)?;
+        let cg = owned.as_str();
         let (stat, stat_err) = match self.read(m, cg, stat_file) {
             Ok(t) => (parse_stat(&t), None),
             Err(e) => (crate::snapshot::MemoryStat::default(), Some(e)),
@@ -385,7 +388,7 @@ impl Cgroups<'_> {
             note("memory usage (estimated from memory.stat)", &e);
             stat.estimated_usage()
         });
-        Ok((limit, usage, stat))
+        Ok((owned.clone(), limit, usage, stat))
     }
 
     /// Memory, swap and memory.stat of `cg`; per-field fallbacks are appended to `fb`.

@@ -65,9 +65,7 @@ fn num(cg: &Cgroups, c: Controller, path: &str, file: &str) -> Result<u64> {
 /// `memory.stat` `total_*`, memsw files for swap.
 pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result<MemoryView> {
     let m = Controller::Memory;
-    let owned = cg.memory_cgroup(path, MEMORY_USAGE_IN_BYTES)?;
-    let path = owned.as_str();
-    let (limit, usage, stat) = cg.memory_basics(
+    let (owned, limit, usage, stat) = cg.memory_basics(
         path,
         MEMORY_STAT,
         memory_stat,
@@ -75,6 +73,7 @@ pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result
         MEMORY_USAGE_IN_BYTES,
         fb,
     )?;
+    let path = owned.as_str();
     let swap = match (
         cg.min_limit_over_ancestors(m, path, MEMORY_MEMSW_LIMIT_IN_BYTES),
         num(cg, m, path, MEMORY_MEMSW_USAGE_IN_BYTES),

@@ -39,9 +39,7 @@ pub const PRESSURE_FILES: [&str; 3] = ["cpu.pressure", "memory.pressure", "io.pr
 /// `memory.stat`, `memory.swap.{max,current}`.
 pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result<MemoryView> {
     let m = Controller::Memory;
-    let owned = cg.memory_cgroup(path, MEMORY_CURRENT)?;
-    let path = owned.as_str();
-    let (limit, usage, stat) = cg.memory_basics(
+    let (owned, limit, usage, stat) = cg.memory_basics(
         path,
         MEMORY_STAT,
         memory_stat,
@@ -49,6 +47,7 @@ pub(super) fn memory(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Result
         MEMORY_CURRENT,
         fb,
     )?;
+    let path = owned.as_str();
     let swap = match cg.read(m, path, MEMORY_SWAP_CURRENT) {
         Ok(t) => {
             let usage = parse_single_u64(&t).unwrap_or_else(|e| {

@@ -377,6 +377,14 @@ pub fn stat_cpus(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The first whitespace-separated field of `text` as a number (uptime, loadavg).
+pub fn first_number(text: &str) -> f64 {
+    text.split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no number at the start of {text:?}"))
+}
+
 /// The ten numbers of the aggregate `cpu` line of a stat file.
 pub fn stat_total(text: &str) -> Vec<u64> {
     text.lines()
