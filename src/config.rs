@@ -50,6 +50,9 @@ pub struct Config {
     pub active_window_ns: u64,
     /// A container not read for this long is forgotten (ns).
     pub forget_after_ns: u64,
+    /// Longest a read waits for the sampler before it serves the last published value
+    /// (or fails with EIO when there is none) (ns).
+    pub request_budget_ns: u64,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             max_staleness_ns: 100_000_000,
             active_window_ns: 2_000_000_000,
             forget_after_ns: 30_000_000_000,
+            request_budget_ns: 500_000_000,
         }
     }
 }

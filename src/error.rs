@@ -1,4 +1,5 @@
-//! The crate's one error type, with the path that failed and an errno for the FUSE edge.
+//! The engine's one error type: what failed, with the path, and the errno a FUSE reply
+//! carries for it. Each variant means one thing.
 
 use std::fmt;
 use std::io;
@@ -20,35 +21,46 @@ pub enum Error {
         /// What was wrong.
         what: String,
     },
+    /// No hierarchy serves this controller on this host (`cpuset` on a hybrid host whose
+    /// cgroup2 mount has no controllers, for instance).
+    NoHierarchy {
+        /// The controller's v1 name.
+        controller: &'static str,
+    },
+    /// The cgroup does not exist (any more), or only the root cgroup accounts it.
+    CgroupGone {
+        /// Its directory.
+        path: String,
+    },
     /// No such node in the virtual tree.
-    NotFound,
+    NoSuchNode,
     /// The node is a directory where a file was expected.
     IsDir,
     /// The node is a file where a directory was expected.
     NotDir,
-    /// The filesystem is read-only: writes, truncates and metadata changes are refused.
+    /// `readlink` of a node that is not a symbolic link.
+    NotALink,
+    /// The filesystem is read-only: truncates and metadata changes are refused (EPERM).
     ReadOnly,
     /// A write to a file that accepts none (LXCFS answers EINVAL).
     InvalidWrite,
-    /// A read past the end of the rendered buffer (LXCFS answers EINVAL).
-    BadOffset,
     /// An unknown file handle.
     BadHandle,
     /// Permission denied (writes to `/sys` files, write/execute access checks).
     AccessDenied,
     /// The operation does not exist on this filesystem (create, unlink, rename, ...).
     NotSupported,
-    /// Extended attributes are not supported.
-    NoXattr,
     /// The node exists but cannot be served now (`/sys` while virtualisation is off).
     Unavailable,
+    /// The sampler did not deliver a first snapshot within the request's time budget.
+    SamplerTimeout,
     /// Too many files open at once.
     TooManyOpen,
 }
 
 impl Error {
     /// Attach a path to an I/O error.
-    pub fn io(path: &str, source: io::Error) -> Self {
+    pub(crate) fn io(path: &str, source: io::Error) -> Self {
         Error::Io {
             path: path.to_owned(),
             source,
@@ -56,7 +68,7 @@ impl Error {
     }
 
     /// A parse failure of the file at `path`.
-    pub fn parse(path: &str, what: impl Into<String>) -> Self {
+    pub(crate) fn parse(path: &str, what: impl Into<String>) -> Self {
         Error::Parse {
             path: path.to_owned(),
             what: what.into(),
@@ -68,25 +80,29 @@ impl Error {
         use nix::libc;
         match self {
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
-            Error::Parse { .. } => libc::EIO,
-            Error::NotFound => libc::ENOENT,
+            Error::Parse { .. } | Error::Unavailable | Error::SamplerTimeout => libc::EIO,
+            Error::NoHierarchy { .. } | Error::CgroupGone { .. } | Error::NoSuchNode => {
+                libc::ENOENT
+            }
             Error::IsDir => libc::EISDIR,
             Error::NotDir => libc::ENOTDIR,
+            Error::NotALink | Error::InvalidWrite => libc::EINVAL,
             Error::ReadOnly => libc::EPERM,
-            Error::InvalidWrite | Error::BadOffset => libc::EINVAL,
             Error::BadHandle => libc::EBADF,
             Error::AccessDenied => libc::EACCES,
             Error::NotSupported => libc::ENOSYS,
-            Error::NoXattr => libc::EOPNOTSUPP,
-            Error::Unavailable => libc::EIO,
             Error::TooManyOpen => libc::EMFILE,
         }
     }
 
-    /// True when the underlying file does not exist (a missing controller file).
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
-            || matches!(self, Error::NotFound)
+    /// True when the file or cgroup simply does not exist (a controller file missing at
+    /// this level, a removed cgroup), as opposed to existing with bad content.
+    pub(crate) fn is_missing(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            Error::NoHierarchy { .. } | Error::CgroupGone { .. } => true,
+            _ => false,
+        }
     }
 }
 
@@ -95,17 +111,21 @@ impl fmt::Display for Error {
         match self {
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Parse { path, what } => write!(f, "{path}: {what}"),
-            Error::NotFound => f.write_str("no such file or directory"),
+            Error::NoHierarchy { controller } => {
+                write!(f, "no cgroup hierarchy serves the {controller} controller")
+            }
+            Error::CgroupGone { path } => write!(f, "{path}: cgroup gone"),
+            Error::NoSuchNode => f.write_str("no such file or directory"),
             Error::IsDir => f.write_str("is a directory"),
             Error::NotDir => f.write_str("not a directory"),
+            Error::NotALink => f.write_str("not a symbolic link"),
             Error::ReadOnly => f.write_str("read-only filesystem"),
             Error::InvalidWrite => f.write_str("file does not accept writes"),
-            Error::BadOffset => f.write_str("offset beyond end of file"),
             Error::BadHandle => f.write_str("unknown file handle"),
             Error::AccessDenied => f.write_str("permission denied"),
             Error::NotSupported => f.write_str("operation not supported"),
-            Error::NoXattr => f.write_str("extended attributes not supported"),
             Error::Unavailable => f.write_str("not available while virtualisation is off"),
+            Error::SamplerTimeout => f.write_str("no snapshot within the request time budget"),
             Error::TooManyOpen => f.write_str("too many open files"),
         }
     }

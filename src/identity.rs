@@ -1,53 +1,131 @@
-//! Who is reading: a reader pid → the container whose numbers it sees.
+//! Who is reading: a reader's thread id → the view whose numbers it sees.
 //!
 //! LXCFS's rule (default): the cgroup of the **init of the reader's pid namespace**
 //! (trailing `/init.scope` removed); a reader in the daemon's own pid namespace uses its
-//! own cgroup. `--identity=reader` always uses the reader's own cgroup. Uptime always
-//! uses the namespace's init (host pid 1 for readers in the daemon's namespace).
+//! own cgroup. `--identity=reader` always uses the reader's own cgroup. The view's clock
+//! (uptime, stat idle) starts with the namespace's init (host pid 1 for readers in the
+//! daemon's namespace).
 //!
-//! The init is found by walking the reader's parent chain while the parent stays in the
-//! same pid namespace (the topmost such process is pid 1 of the namespace, confirmed by
-//! the last `NSpid` entry); if that fails, `/proc` is scanned. Results are cached per
-//! pid namespace (and per pid for the daemon's own namespace) for [`TTL_NS`], then
-//! resolved again.
-//! This is the one place besides the sampler that reads `/proc` at request time: at
-//! most one `readlink` per open while the cache is warm.
+//! What is guaranteed, and how it is kept cheap:
+//! * **An answer always belongs to the reader.** Every cached answer holds a pin of the
+//!   reader's thread ([`Source::pin_task`]: a pidfd, or its start time). While the pin
+//!   says the thread lives, its pid cannot name another task, and a task's pid namespace
+//!   never changes; a dead pin means resolving again. The init of a pid namespace is
+//!   pinned the same way, so a namespace inode the kernel hands to a new namespace is
+//!   never mistaken for the old one.
+//! * **Moves are seen within `max_staleness`.** An answer older than that re-reads the
+//!   cgroup of its target (the init, or the reader itself) before it is used: one small
+//!   read per reader and interval.
+//! * **A warm hit** is a lock-free table lookup by thread id plus one `poll` of the pin:
+//!   no allocation, no path lookup.
+//! * **Unknown readers** (pid 0: not visible from the daemon's pid namespace; or a task
+//!   that exited before it could be resolved) see the host's files, as with LXCFS;
+//!   logged once at debug level.
 
 use crate::cgroup::Hierarchies;
+use crate::clock::Clock;
 use crate::config::IdentityMode;
 use crate::parse::proc_pid::{parse_nspid, parse_pid_stat};
-use crate::snapshot::store::CowMap;
-use crate::snapshot::ContainerId;
-use crate::source::{read_text, Source};
-
-/// How long a resolved identity is reused without re-reading `/proc/<pid>/cgroup`.
-pub const TTL_NS: u64 = 1_000_000_000;
+use crate::snapshot::store::View;
+use crate::snapshot::ViewKey;
+use crate::source::{read_text, task_start_ticks, Source, TaskPin};
+use arc_swap::ArcSwapOption;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The daemon's own pid namespace link.
 const SELF_NS_PID: &str = "/proc/self/ns/pid";
+/// The largest pid the kernel hands out.
+const PID_MAX: &str = "/proc/sys/kernel/pid_max";
+/// Thread ids per table chunk.
+const CHUNK: usize = 1024;
+/// Most cached readers; beyond this, readers are resolved without caching until a
+/// sweep frees entries of exited threads.
+const MAX_CACHED: usize = 1 << 16;
 
-/// What the read path needs to know about a reader.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reader {
-    /// The container whose numbers it sees.
-    pub container: ContainerId,
-    /// Start time (clock ticks after boot) of the init of its pid namespace.
-    pub init_start_ticks: Option<u64>,
+/// What a reader sees and the proof that it still applies.
+#[derive(Debug)]
+pub(crate) struct ReaderEntry {
+    /// The view.
+    pub(crate) key: ViewKey,
+    /// The reader's thread id.
+    pid: u32,
+    /// The reader's thread (None: an unknown reader).
+    pin: Option<TaskPin>,
+    /// Whose cgroup the view follows (the namespace init or the reader), re-read when
+    /// the answer is older than the move-check interval.
+    target: Option<(u32, Arc<NsInit>)>,
+    /// When the target's cgroup was last read (monotonic ns).
+    checked_ns: AtomicU64,
+    /// The view's published form, filled by the read path (a cache; the sampler may
+    /// retire it, then the read path demands a new one).
+    pub(crate) view: ArcSwapOption<View>,
 }
 
-#[derive(Clone, Debug)]
-struct Cached {
-    reader: Reader,
-    resolved_ns: u64,
+/// The init of a pid namespace, pinned.
+#[derive(Debug)]
+struct NsInit {
+    pid: u32,
+    pin: Option<TaskPin>,
+    start_ticks: Option<u64>,
+}
+
+/// One chunk of the table: a slot per thread id.
+type Chunk = Box<[ArcSwapOption<ReaderEntry>]>;
+
+/// A lock-free table indexed by thread id: chunks of slots allocated on first use.
+struct TaskTable {
+    chunks: Box<[OnceLock<Chunk>]>,
+    cached: AtomicUsize,
+}
+
+impl TaskTable {
+    fn new(pid_max: usize) -> TaskTable {
+        TaskTable {
+            chunks: (0..pid_max.div_ceil(CHUNK))
+                .map(|_| OnceLock::new())
+                .collect(),
+            cached: AtomicUsize::new(0),
+        }
+    }
+
+    fn slot(&self, pid: u32) -> Option<&ArcSwapOption<ReaderEntry>> {
+        let pid = usize::try_from(pid).ok()?;
+        let chunk = self.chunks.get(pid / CHUNK)?;
+        let chunk = chunk.get_or_init(|| (0..CHUNK).map(|_| ArcSwapOption::empty()).collect());
+        Some(&chunk[pid % CHUNK])
+    }
+
+    fn set(&self, slot: &ArcSwapOption<ReaderEntry>, entry: Option<Arc<ReaderEntry>>) {
+        let adds = entry.is_some();
+        let old = slot.swap(entry);
+        match (old.is_some(), adds) {
+            (false, true) => {
+                self.cached.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                self.cached.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Reader resolution with its caches.
-#[derive(Debug, Default)]
-pub struct Identity {
+pub(crate) struct Identity {
     mode: IdentityMode,
-    /// The daemon's own pid namespace (it never changes).
-    own_ns: std::sync::OnceLock<Option<String>>,
-    cache: CowMap<String, Cached>,
+    source: Arc<dyn Source>,
+    clock: Arc<dyn Clock>,
+    hierarchies: Option<Arc<Hierarchies>>,
+    /// How old an answer may be before the target's cgroup is read again.
+    move_check_ns: u64,
+    own_ns: Option<String>,
+    host_init: Arc<NsInit>,
+    readers: TaskTable,
+    namespaces: Mutex<HashMap<String, Arc<NsInit>>>,
+    unknown: Arc<ReaderEntry>,
+    unknown_logged: AtomicBool,
 }
 
 fn ns_of(source: &dyn Source, pid: u32) -> Option<String> {
@@ -59,12 +137,8 @@ fn innermost_pid(source: &dyn Source, pid: u32) -> Option<u32> {
     parse_nspid(&status)?.last().copied()
 }
 
-fn start_ticks(source: &dyn Source, pid: u32) -> Option<u64> {
-    let text = read_text(source, &format!("/proc/{pid}/stat")).ok()?;
-    parse_pid_stat(&text).ok().map(|s| s.start_ticks)
-}
-
-/// The host pid of pid 1 of namespace `ns`, starting from a member `pid`.
+/// The pid (as seen from the daemon) of pid 1 of namespace `ns`, starting from a
+/// member `pid`: up the parent chain while the parent shares the namespace, else a scan.
 fn find_init(source: &dyn Source, pid: u32, ns: &str) -> Option<u32> {
     let mut cur = pid;
     for _ in 0..4096 {
@@ -78,7 +152,7 @@ fn find_init(source: &dyn Source, pid: u32, ns: &str) -> Option<u32> {
     if innermost_pid(source, cur) == Some(1) {
         return Some(cur);
     }
-    // The chain left the namespace early (setns'd process): scan /proc.
+    // The chain left the namespace early (a process that joined it with setns).
     source
         .read_dir("/proc")
         .ok()?
@@ -88,167 +162,221 @@ fn find_init(source: &dyn Source, pid: u32, ns: &str) -> Option<u32> {
 }
 
 impl Identity {
-    /// A resolver with the given rule.
-    pub fn new(mode: IdentityMode) -> Self {
+    /// A resolver with `mode`; answers older than `move_check_ns` re-read the cgroup.
+    pub(crate) fn new(
+        mode: IdentityMode,
+        source: Arc<dyn Source>,
+        clock: Arc<dyn Clock>,
+        hierarchies: Option<Arc<Hierarchies>>,
+        move_check_ns: u64,
+    ) -> Identity {
+        let pid_max = read_text(source.as_ref(), PID_MAX)
+            .ok()
+            .and_then(|t| t.trim().parse::<usize>().ok())
+            .unwrap_or(1 << 22)
+            .clamp(1 << 15, 1 << 22);
+        let root_key = ViewKey {
+            cgroups: hierarchies
+                .as_ref()
+                .map(|h| h.root_container())
+                .unwrap_or_default(),
+            anchor: None,
+        };
         Identity {
             mode,
-            own_ns: std::sync::OnceLock::new(),
-            cache: CowMap::default(),
+            own_ns: source.read_link(SELF_NS_PID).ok(),
+            host_init: Arc::new(NsInit {
+                pid: 1,
+                pin: None,
+                start_ticks: task_start_ticks(source.as_ref(), 1),
+            }),
+            readers: TaskTable::new(pid_max),
+            namespaces: Mutex::new(HashMap::new()),
+            unknown: Arc::new(ReaderEntry {
+                key: root_key,
+                pid: 0,
+                pin: None,
+                target: None,
+                checked_ns: AtomicU64::new(0),
+                view: ArcSwapOption::empty(),
+            }),
+            unknown_logged: AtomicBool::new(false),
+            source,
+            clock,
+            hierarchies,
+            move_check_ns,
         }
     }
 
-    /// Drop every cached identity (SIGUSR1).
-    pub fn clear(&self) {
-        self.cache.clear();
-    }
-
-    /// Resolve `pid` (as seen from the daemon's pid namespace; 0 = unknown) at `now_ns`.
-    pub fn resolve(
-        &self,
-        source: &dyn Source,
-        hierarchies: &Hierarchies,
-        pid: u32,
-        now_ns: u64,
-    ) -> Reader {
-        let ns = if pid == 0 { None } else { ns_of(source, pid) };
-        let own_ns = self.own_ns.get_or_init(|| ns_of_self(source));
-        let shared = ns.is_none() || ns == *own_ns;
-        let key = match (&ns, shared, self.mode) {
-            (Some(ns), false, IdentityMode::Init) => format!("ns:{ns}"),
-            _ => format!("pid:{pid}"),
-        };
-        // A warm hit costs the readlink above and nothing else; after TTL_NS the whole
-        // resolution runs again (a dead or replaced init is then noticed).
-        if let Some(c) = self.cache.get(&key) {
-            if now_ns.saturating_sub(c.resolved_ns) < TTL_NS {
-                return c.reader;
+    /// What reader `pid` (a thread id as seen from the daemon; 0 = unknown) sees.
+    pub(crate) fn resolve(&self, pid: u32) -> Arc<ReaderEntry> {
+        let slot = self.readers.slot(pid).filter(|_| pid != 0);
+        if let Some(slot) = slot {
+            if let Some(entry) = slot.load_full() {
+                if entry
+                    .pin
+                    .as_ref()
+                    .is_some_and(|p| self.source.task_alive(p))
+                {
+                    return self.check_move(slot, entry);
+                }
+                self.readers.set(slot, None);
             }
         }
-        let init_pid = match &ns {
-            Some(ns) if !shared => find_init(source, pid, ns),
-            _ => Some(1),
+        match self.resolve_cold(pid) {
+            Some(entry) => {
+                let entry = Arc::new(entry);
+                if let Some(slot) = slot {
+                    if self.readers.cached.load(Ordering::Relaxed) < MAX_CACHED {
+                        self.readers.set(slot, Some(Arc::clone(&entry)));
+                    }
+                }
+                entry
+            }
+            None => {
+                if !self.unknown_logged.swap(true, Ordering::Relaxed) {
+                    log::debug!(
+                        "reader pid {pid} cannot be resolved (gone, or not visible from vproc's pid namespace): it sees the host's files (logged once)"
+                    );
+                }
+                Arc::clone(&self.unknown)
+            }
+        }
+    }
+
+    /// The view key of `pid`, or `None` when there is no such task (for `inspect`).
+    pub(crate) fn resolve_existing(&self, pid: u32) -> Option<ViewKey> {
+        self.resolve_cold(pid).map(|e| e.key)
+    }
+
+    /// Re-read the target's cgroup when the answer is older than the move-check interval;
+    /// a changed cgroup replaces the entry.
+    fn check_move(
+        &self,
+        slot: &ArcSwapOption<ReaderEntry>,
+        entry: Arc<ReaderEntry>,
+    ) -> Arc<ReaderEntry> {
+        let now = self.clock.now().mono_ns;
+        let checked = entry.checked_ns.load(Ordering::Relaxed);
+        if now.saturating_sub(checked) <= self.move_check_ns {
+            return entry;
+        }
+        let Some((target, init)) = &entry.target else {
+            return entry;
         };
-        let target = match (self.mode, shared, init_pid) {
-            (IdentityMode::Init, false, Some(init)) => init,
+        let pin_ok = || {
+            entry
+                .pin
+                .as_ref()
+                .is_some_and(|p| self.source.task_alive(p))
+                && init.pin.as_ref().is_none_or(|p| self.source.task_alive(p))
+        };
+        let cgroups = self.cgroups_of(*target);
+        match cgroups {
+            Some(c) if pin_ok() && c == entry.key.cgroups => {
+                entry.checked_ns.store(now, Ordering::Relaxed);
+                entry
+            }
+            _ => {
+                // Moved (or the target is gone): resolve from scratch.
+                self.readers.set(slot, None);
+                self.resolve(entry.pid)
+            }
+        }
+    }
+
+    fn cgroups_of(&self, pid: u32) -> Option<crate::cgroup::ContainerId> {
+        let h = self.hierarchies.as_ref()?;
+        let text = read_text(self.source.as_ref(), &format!("/proc/{pid}/cgroup")).ok()?;
+        h.container_of(&text)
+    }
+
+    /// The init of namespace `ns` (link text), found from member `pid` and pinned.
+    fn ns_init(&self, ns: &str, pid: u32) -> Option<Arc<NsInit>> {
+        let mut namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(init) = namespaces.get(ns) {
+            if init.pin.as_ref().is_some_and(|p| self.source.task_alive(p)) {
+                return Some(Arc::clone(init));
+            }
+            namespaces.remove(ns);
+        }
+        let src = self.source.as_ref();
+        let init_pid = find_init(src, pid, ns)?;
+        let pin = src.pin_task(init_pid).ok()?;
+        // Pinned first, checked after: the pid could have been reused in between.
+        let start_ticks = task_start_ticks(src, init_pid);
+        if ns_of(src, init_pid).as_deref() != Some(ns) || !src.task_alive(&pin) {
+            return None;
+        }
+        let init = Arc::new(NsInit {
+            pid: init_pid,
+            pin: Some(pin),
+            start_ticks,
+        });
+        namespaces.insert(ns.to_owned(), Arc::clone(&init));
+        Some(init)
+    }
+
+    fn resolve_cold(&self, pid: u32) -> Option<ReaderEntry> {
+        if pid == 0 {
+            return None;
+        }
+        let src = self.source.as_ref();
+        let pin = src.pin_task(pid).ok()?;
+        let ns = ns_of(src, pid)?;
+        let foreign = self.own_ns.as_deref().is_some_and(|own| own != ns);
+        let init = if foreign {
+            self.ns_init(&ns, pid)?
+        } else {
+            Arc::clone(&self.host_init)
+        };
+        let target = match (self.mode, foreign) {
+            (IdentityMode::Init, true) => init.pid,
             _ => pid,
         };
-        let container = if target == 0 {
-            hierarchies.root_container()
-        } else {
-            hierarchies
-                .container_of(source, target)
-                .unwrap_or_else(|e| {
-                    log::debug!("reader {pid}: {e}; showing the root cgroup");
-                    hierarchies.root_container()
-                })
+        let now = self.clock.now().mono_ns;
+        let cgroups = match &self.hierarchies {
+            Some(_) => self.cgroups_of(target)?,
+            None => Default::default(),
         };
-        let reader = Reader {
-            container,
-            init_start_ticks: init_pid.and_then(|p| start_ticks(source, p)),
-        };
-        self.cache
-            .retain(|_, c| now_ns.saturating_sub(c.resolved_ns) < 10 * TTL_NS);
-        self.cache.insert(
-            &key,
-            Cached {
-                reader: reader.clone(),
-                resolved_ns: now_ns,
+        // Read after pinning and checked again now: while the reader lives its namespace
+        // (and so the namespace's init) is the one resolved; the init's own pin covers
+        // the read of its cgroup.
+        let alive = src.task_alive(&pin) && init.pin.as_ref().is_none_or(|p| src.task_alive(p));
+        if !alive {
+            return None;
+        }
+        Some(ReaderEntry {
+            key: ViewKey {
+                cgroups,
+                anchor: init.start_ticks,
             },
-        );
-        reader
-    }
-}
-
-fn ns_of_self(source: &dyn Source) -> Option<String> {
-    source.read_link(SELF_NS_PID).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source::mem::MemSource;
-
-    fn stat(pid: u32, ppid: u32, start: u64) -> String {
-        format!("{pid} (sh) S {ppid} 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1 1")
+            pid,
+            pin: Some(pin),
+            target: Some((target, init)),
+            checked_ns: AtomicU64::new(now),
+            view: ArcSwapOption::empty(),
+        })
     }
 
-    fn kernel() -> MemSource {
-        let mut m = MemSource::new();
-        m.file(
-            "/proc/self/mountinfo",
-            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
-        );
-        m.file(
-            "/sys/fs/cgroup/cgroup.controllers",
-            "cpuset cpu io memory\n",
-        );
-        m.link("/proc/self/ns/pid", "pid:[1]");
-        // host init
-        m.link("/proc/1/ns/pid", "pid:[1]");
-        m.file("/proc/1/stat", stat(1, 0, 5));
-        m.file("/proc/1/status", "NSpid:\t1\n");
-        m.file("/proc/1/cgroup", "0::/init.scope\n");
-        // container: init 100 (in /ctr/init.scope), shell 101 in /ctr/sub
-        m.link("/proc/100/ns/pid", "pid:[2]");
-        m.file("/proc/100/stat", stat(100, 1, 500));
-        m.file("/proc/100/status", "NSpid:\t100\t1\n");
-        m.file("/proc/100/cgroup", "0::/ctr/init.scope\n");
-        m.link("/proc/101/ns/pid", "pid:[2]");
-        m.file("/proc/101/stat", stat(101, 100, 700));
-        m.file("/proc/101/status", "NSpid:\t101\t2\n");
-        m.file("/proc/101/cgroup", "0::/ctr/sub\n");
-        // host process 50
-        m.link("/proc/50/ns/pid", "pid:[1]");
-        m.file("/proc/50/stat", stat(50, 1, 40));
-        m.file("/proc/50/status", "NSpid:\t50\n");
-        m.file("/proc/50/cgroup", "0::/user.slice\n");
-        m
-    }
-
-    #[test]
-    fn container_reader_sees_its_init_cgroup() {
-        let m = kernel();
-        let h = Hierarchies::detect(&m).unwrap();
-        let id = Identity::new(IdentityMode::Init);
-        let r = id.resolve(&m, &h, 101, 0);
-        assert_eq!(r.container.memory.as_deref(), Some("/ctr"));
-        assert_eq!(r.init_start_ticks, Some(500));
-        let own = Identity::new(IdentityMode::Reader).resolve(&m, &h, 101, 0);
-        assert_eq!(own.container.memory.as_deref(), Some("/ctr/sub"));
-        assert_eq!(own.init_start_ticks, Some(500));
-    }
-
-    #[test]
-    fn host_reader_uses_own_cgroup_and_host_init() {
-        let m = kernel();
-        let h = Hierarchies::detect(&m).unwrap();
-        let r = Identity::new(IdentityMode::Init).resolve(&m, &h, 50, 0);
-        assert_eq!(r.container.memory.as_deref(), Some("/user.slice"));
-        assert_eq!(r.init_start_ticks, Some(5));
-        let unknown = Identity::new(IdentityMode::Init).resolve(&m, &h, 0, 0);
-        assert_eq!(unknown.container.memory.as_deref(), Some("/"));
-    }
-
-    #[test]
-    fn cache_expires_and_follows_moves() {
-        let mut m = kernel();
-        let h = Hierarchies::detect(&m).unwrap();
-        let id = Identity::new(IdentityMode::Init);
-        assert_eq!(
-            id.resolve(&m, &h, 101, 0).container.memory.as_deref(),
-            Some("/ctr")
-        );
-        m.file("/proc/100/cgroup", "0::/moved\n");
-        assert_eq!(
-            id.resolve(&m, &h, 101, 10).container.memory.as_deref(),
-            Some("/ctr")
-        );
-        assert_eq!(
-            id.resolve(&m, &h, 101, 2 * TTL_NS)
-                .container
-                .memory
-                .as_deref(),
-            Some("/moved")
-        );
+    /// Drop the cached answers of threads that exited (closing their pidfds). Returns
+    /// how many remain.
+    pub(crate) fn sweep(&self) -> usize {
+        for chunk in self.readers.chunks.iter().filter_map(|c| c.get()) {
+            for slot in chunk.iter() {
+                let dead = slot
+                    .load()
+                    .as_ref()
+                    .is_some_and(|e| !e.pin.as_ref().is_some_and(|p| self.source.task_alive(p)));
+                if dead {
+                    self.readers.set(slot, None);
+                }
+            }
+        }
+        self.namespaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, init| init.pin.as_ref().is_some_and(|p| self.source.task_alive(p)));
+        self.readers.cached.load(Ordering::Relaxed)
     }
 }

@@ -1,13 +1,13 @@
 //! The sampler's contract, driven with a fake clock: freshness, demand-driven work,
-//! forgetting, render-once-per-open, and fallbacks when a cgroup disappears.
+//! forgetting, re-reads at offset 0, and fallbacks when a cgroup disappears.
 #![allow(clippy::disallowed_methods)] // tests read fixtures directly
 
 use std::sync::Arc;
 use testkit::builder::{KernelBuilder, LiveKernel, V2_CONTAINER};
-use testkit::{fixtures_dir, FakeClock, Harness, Scenario};
+use testkit::{fixtures_dir, Harness, Scenario};
 use vproc::config::Config;
 use vproc::render::VirtualFile;
-use vproc::vfs;
+use vproc::snapshot::FallbackKind;
 
 const PID: u32 = 4242;
 const MS: u64 = 1_000_000;
@@ -30,6 +30,10 @@ fn kernel() -> Arc<LiveKernel> {
         .build();
     let mut mem = mem;
     mem.link("/proc/800/ns/pid", "pid:[1]");
+    mem.file(
+        "/proc/800/stat",
+        "800 (sh) S 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 900 1 1",
+    );
     Arc::new(LiveKernel::new(mem))
 }
 
@@ -84,7 +88,7 @@ fn sampler_tick_refreshes_only_containers_being_read() {
     k.take_reads("");
     k.set(&format!("{V2_CONTAINER}/memory.current"), "209715200\n");
     h.clock.advance_ns(60 * MS);
-    h.vfs.engine().tick();
+    h.tick();
     assert!(
         k.take_reads(V2_CONTAINER) > 0,
         "the container being read is refreshed"
@@ -107,7 +111,7 @@ fn sampler_tick_refreshes_only_containers_being_read() {
         other.starts_with("MemTotal:        2097152 kB\n"),
         "{other}"
     );
-    assert_eq!(h.vfs.engine().containers(), 2);
+    assert_eq!(h.engine.views(), 2);
 }
 
 #[test]
@@ -118,43 +122,70 @@ fn containers_not_read_are_no_longer_sampled_then_forgotten() {
     let cfg = Config::default();
     h.clock.advance_ns(cfg.active_window_ns + MS);
     k.take_reads("");
-    h.vfs.engine().tick();
+    h.tick();
     assert_eq!(
         k.take_reads("/sys/fs/cgroup"),
         0,
         "idle container not sampled"
     );
-    assert_eq!(h.vfs.engine().containers(), 1);
+    assert_eq!(h.engine.views(), 1);
     h.clock.advance_ns(cfg.forget_after_ns);
-    h.vfs.engine().tick();
-    assert_eq!(h.vfs.engine().containers(), 0);
+    h.tick();
+    assert_eq!(h.engine.views(), 0);
 }
 
 #[test]
-fn an_open_file_serves_the_bytes_rendered_at_open() {
+fn a_read_at_offset_0_renders_afresh_and_later_offsets_continue_that_rendering() {
     let k = kernel();
     let h = harness(&k);
-    let node = vfs::resolve("proc/meminfo").unwrap();
-    let fh = h.vfs.open(node.ino, PID).unwrap();
-    let head = h.vfs.read(fh, 0, 40).unwrap();
+    let f = VirtualFile::Meminfo;
+    let fh = h.open(f);
+    let head = h.read_at(f, fh, 0, 40, PID);
     k.set(&format!("{V2_CONTAINER}/memory.current"), "0\n");
     h.clock.advance_ns(1000 * MS);
-    let whole = h.read(VirtualFile::Meminfo);
-    assert!(
-        whole.contains("MemFree:         1048576 kB"),
-        "a new open sees the change"
-    );
-    let mut rest = h.vfs.read(fh, 40, 1 << 20).unwrap();
+    // The rest of the pass continues the rendering it started from, whatever changed.
     let mut old = head.clone();
-    old.append(&mut rest);
+    old.extend(h.read_at(f, fh, 40, 1 << 20, PID));
     let old = String::from_utf8(old).unwrap();
     assert!(
         old.contains("MemFree:          946176 kB"),
-        "the old handle does not: {old}"
+        "one pass is one rendering: {old}"
     );
-    assert!(h.vfs.read(fh, 1 << 30, 10).unwrap().is_empty());
-    h.vfs.release(fh).unwrap();
-    assert!(h.vfs.read(fh, 0, 10).is_err(), "released handles are gone");
+    assert!(h.read_at(f, fh, 1 << 30, 10, PID).is_empty());
+    // lseek(0) + read on the same open file (top, vmstat, free -s): rendered afresh.
+    let again = String::from_utf8(h.read_at(f, fh, 0, 1 << 20, PID)).unwrap();
+    assert!(
+        again.contains("MemFree:         1048576 kB"),
+        "a read at offset 0 sees the change: {again}"
+    );
+    // Small pieces after that keep to the new rendering.
+    let piece = h.read_at(f, fh, 20, 10, PID);
+    assert_eq!(piece, again.as_bytes()[20..30].to_vec());
+    h.vfs().release(fh).unwrap();
+    assert!(
+        h.vfs().read(testkit::ino(f), fh, 0, PID).is_err(),
+        "released handles are gone"
+    );
+}
+
+#[test]
+fn readers_of_one_view_share_one_rendering_per_snapshot() {
+    let k = kernel();
+    let h = harness(&k);
+    let f = VirtualFile::Meminfo;
+    let (a, b) = (h.open(f), h.open(f));
+    let ra = h.vfs().read(testkit::ino(f), a, 0, PID).unwrap();
+    let rb = h.vfs().read(testkit::ino(f), b, 0, PID).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&ra, &rb), "rendered once, shared");
+    h.clock.advance_ns(200 * MS);
+    let rc = h.vfs().read(testkit::ino(f), a, 0, PID).unwrap();
+    assert!(
+        !std::sync::Arc::ptr_eq(&ra, &rc),
+        "a new snapshot, a new rendering"
+    );
+    h.vfs().release(a).unwrap();
+    h.vfs().release(b).unwrap();
+    assert_eq!(h.vfs().open_files(), 0);
 }
 
 #[test]
@@ -170,18 +201,12 @@ fn a_cgroup_removed_between_two_reads_falls_back_to_the_host() {
     let host =
         std::fs::read_to_string(fixtures_dir().join("host/x86_64-4cpu/proc/meminfo")).unwrap();
     assert_eq!(after, host);
-    let reader = h.vfs.engine().reader(PID);
-    let snap = h
-        .vfs
-        .engine()
-        .snapshot(&reader.container, VirtualFile::Meminfo.parts());
+    let fallbacks = h.engine.fallbacks(VirtualFile::Meminfo, PID);
     assert!(
-        snap.container
-            .fallbacks
+        fallbacks
             .iter()
-            .any(|f| f.what.starts_with("memory cgroup")),
-        "{:?}",
-        snap.container.fallbacks
+            .any(|f| f.kind == FallbackKind::MemoryCgroup),
+        "{fallbacks:?}"
     );
     // Other files stay sane too.
     assert!(h.read(VirtualFile::Stat).starts_with("cpu  "));
@@ -193,23 +218,20 @@ fn hostile_fixtures_record_their_fallbacks() {
     for layout in ["v1", "v2"] {
         let s = Scenario::load(&fixtures_dir().join(format!("cgroup-{layout}/hostile")));
         let h = s.harness();
-        let e = h.vfs.engine();
-        let reader = e.reader(s.reader_pid);
-        let all = VirtualFile::ALL
-            .iter()
-            .fold(vproc::snapshot::Parts::default(), |p, f| p | f.parts());
-        let snap = e.snapshot(&reader.container, all);
-        let what: Vec<&str> = snap.container.fallbacks.iter().map(|f| f.what).collect();
+        let mut kinds: Vec<FallbackKind> = Vec::new();
+        for f in VirtualFile::ALL {
+            kinds.extend(h.engine.fallbacks(f, s.reader_pid).iter().map(|f| f.kind));
+        }
         for expected in [
-            "memory limit",
-            "memory usage",
-            "cpuset",
-            "CPU quota",
-            "CPU usage",
+            FallbackKind::MemoryLimit,
+            FallbackKind::MemoryUsage,
+            FallbackKind::Cpuset,
+            FallbackKind::CpuQuota,
+            FallbackKind::CpuUsage,
         ] {
             assert!(
-                what.iter().any(|w| w.starts_with(expected)),
-                "{layout}: {expected} not in {what:?}"
+                kinds.contains(&expected),
+                "{layout}: {expected:?} not in {kinds:?}"
             );
         }
     }
@@ -218,23 +240,17 @@ fn hostile_fixtures_record_their_fallbacks() {
 #[test]
 fn readers_in_a_pid_namespace_see_their_init_cgroup() {
     // In the fixtures the reader (4242) sits in /lxc/c1/app, its namespace init (4200)
-    // in /lxc/c1/init.scope: the reader sees /lxc/c1.
+    // in /lxc/c1/init.scope: the reader sees /lxc/c1, 2 GiB with 700 MiB in use.
+    // (tests/identity.rs covers readers whose own cgroup differs from the init's.)
     for layout in ["v1", "v2"] {
         let s = Scenario::load(&fixtures_dir().join(format!("cgroup-{layout}/memlimit-quota")));
         let h = s.harness();
-        let r = h.vfs.engine().reader(s.reader_pid);
-        assert_eq!(r.container.memory.as_deref(), Some("/lxc/c1"), "{layout}");
-        assert_eq!(r.container.cpuset.as_deref(), Some("/lxc/c1"), "{layout}");
+        let m = h.read(VirtualFile::Meminfo);
+        assert!(
+            m.starts_with("MemTotal:        2097152 kB\nMemFree:         1380352 kB\n"),
+            "{layout}: {m}"
+        );
     }
-}
-
-#[test]
-fn fake_clock_is_the_only_time_source() {
-    let c = FakeClock::at_boot_ns(5);
-    use vproc::clock::Clock;
-    assert_eq!(c.now().boot_ns, 5);
-    c.advance_ns(10);
-    assert_eq!(c.now().mono_ns, 15);
 }
 
 #[test]
@@ -296,8 +312,8 @@ fn a_container_read_again_after_being_forgotten_continues_its_counters() {
     );
     h.clock
         .advance_ns(Config::default().forget_after_ns + 1000 * MS);
-    h.vfs.engine().tick();
-    assert_eq!(h.vfs.engine().containers(), 0, "unread: no longer sampled");
+    h.tick();
+    assert_eq!(h.engine.views(), 0, "unread: no longer sampled");
     let again = cpu_line(&h);
     for (a, b) in first.iter().zip(&again) {
         assert!(b >= a, "{first:?} -> {again:?}");

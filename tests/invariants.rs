@@ -442,7 +442,7 @@ proptest! {
             }
             most_tasks = most_tasks.max(s.running);
             h.clock.advance_ns(s.dt_ms * 1_000_000);
-            h.vfs.engine().tick();
+            h.tick();
             let now = stat_lines(&h.read(VirtualFile::Stat));
             // per-CPU lines sum to the aggregate
             let mut sum = vec![0u64; 10];
@@ -468,4 +468,92 @@ proptest! {
             }
         }
     }
+}
+
+/// The aggregate `cpu` line and `/proc/uptime`'s idle field, in ticks.
+fn stat_and_uptime(h: &Harness) -> (Vec<u64>, u64, usize) {
+    let stat = stat_lines(&h.read(VirtualFile::Stat));
+    let up = h.read(VirtualFile::Uptime);
+    let idle_cs = up
+        .split_whitespace()
+        .nth(1)
+        .and_then(|w| w.replace('.', "").parse::<u64>().ok())
+        .unwrap();
+    (stat[0].1.clone(), idle_cs, stat.len() - 1)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Over any interval in which a container uses at most its visible CPUs, its cpuN
+    /// lines together grow by visible CPUs × elapsed (± one tick of rounding per CPU):
+    /// busy by the cgroup's own CPU time, idle by the rest. The first read already holds
+    /// visible CPUs × age (the reader's init is host pid 1 here, started at tick 1), and
+    /// stat's idle is always uptime's idle.
+    #[test]
+    fn cpu_lines_grow_by_visible_cpus_times_elapsed(
+        v2 in any::<bool>(),
+        cpus in prop_oneof![Just("0-3"), Just("1,3"), Just("2")],
+        steps in prop::collection::vec((0u64..12_000, prop::collection::vec(0u64..=1000, 4)), 1..10),
+    ) {
+        use testkit::builder::LiveKernel;
+        let set = parse_cpuset(cpus).unwrap();
+        let n = set.len() as u64;
+        let mut b = KernelBuilder::new().host_capture(&fixtures_dir().join("host/x86_64-4cpu"));
+        let cg_cpu = if v2 {
+            b = b.v2_container(PID).file(&format!("{V2_CONTAINER}/cpuset.cpus"), cpus);
+            V2_CONTAINER.to_owned()
+        } else {
+            b = b.v1_container(PID).file("/sys/fs/cgroup/cpuset/ct/cpuset.cpus", cpus);
+            "/sys/fs/cgroup/cpu,cpuacct/ct".to_owned()
+        };
+        let kernel = Arc::new(LiveKernel::new(b.build()));
+        let mut usage = [0u64; 4];
+        let write_usage = |usage: &[u64; 4]| {
+            let total: u64 = usage.iter().sum();
+            if v2 {
+                kernel.set(&format!("{V2_CONTAINER}/cpu.stat"), format!("usage_usec {}\nuser_usec {}\nsystem_usec 0\n", total / 1000, total / 1000));
+            } else {
+                let all: String = usage.iter().enumerate().map(|(i, u)| format!("{i} {u} 0\n")).collect();
+                kernel.set(&format!("{cg_cpu}/cpuacct.usage_all"), format!("cpu user system\n{all}"));
+                kernel.set(&format!("{cg_cpu}/cpuacct.usage"), total.to_string());
+            }
+        };
+        write_usage(&usage);
+        let h = harness_on(kernel.clone());
+        let age = |h: &Harness| {
+            use vproc::clock::Clock;
+            h.clock.now().boot_ns / 10_000_000 - 1
+        };
+        let (mut prev, idle_cs, shown) = stat_and_uptime(&h);
+        prop_assert_eq!(shown as u64, n);
+        prop_assert_eq!(prev.iter().sum::<u64>(), n * age(&h), "first read: n × age");
+        prop_assert_eq!(prev[3], idle_cs, "stat idle = uptime idle");
+        let mut prev_age = age(&h);
+        for (dt_ms, permille) in steps {
+            h.clock.advance_ns(dt_ms * 1_000_000);
+            for cpu in set.iter() {
+                usage[cpu as usize] += dt_ms * 1_000_000 * permille[cpu as usize] / 1000;
+            }
+            write_usage(&usage);
+            h.tick();
+            let (now, idle_cs, _) = stat_and_uptime(&h);
+            let grown: u64 = now.iter().zip(&prev).map(|(a, b)| a - b).sum();
+            let elapsed = age(&h) - prev_age;
+            prop_assert!(
+                grown.abs_diff(n * elapsed) <= n,
+                "lines grew {} in {} ticks on {} CPUs", grown, elapsed, n
+            );
+            for (a, b) in now.iter().zip(&prev) {
+                prop_assert!(a >= b, "{:?} -> {:?}", prev, now);
+            }
+            prop_assert_eq!(now[3], idle_cs, "stat idle = uptime idle");
+            prev = now;
+            prev_age = age(&h);
+        }
+    }
+}
+
+fn harness_on(kernel: Arc<testkit::builder::LiveKernel>) -> Harness {
+    Harness::new(kernel, 183_742_580_000_000, Config::default(), PID)
 }

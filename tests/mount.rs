@@ -242,13 +242,11 @@ fn a_stale_mount_of_a_killed_daemon_is_replaced() {
     let mut child = d.child.take().unwrap();
     child.kill().unwrap(); // SIGKILL: no cleanup
     child.wait().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700)); // past the attribute TTL
-    let err = fs::metadata(d.mnt.join("proc/meminfo")).unwrap_err();
-    assert_eq!(
-        err.raw_os_error(),
-        Some(nix::libc::ENOTCONN),
-        "the mount is stale"
-    );
+    // The serving process dies with its supervisor; then every read fails.
+    let meminfo = d.mnt.join("proc/meminfo");
+    wait_for("the mount to turn stale", || {
+        fs::read(&meminfo).is_err_and(|e| e.raw_os_error() == Some(nix::libc::ENOTCONN))
+    });
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_vproc"))
         .arg("-p")
         .arg(&d.pidfile)

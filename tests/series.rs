@@ -149,7 +149,7 @@ fn series(s: &Scenario, options: RenderOptions) -> String {
                     .replacen(") R ", &format!(") {state} "), 1);
                 kernel.set(task, t);
             }
-            h.vfs.engine().tick();
+            h.tick();
         }
         out.push_str(&format!("== t = {}s\n", step * 5));
         for f in [VirtualFile::Stat, VirtualFile::Loadavg, VirtualFile::Uptime] {
@@ -176,7 +176,8 @@ fn time_series_v1_and_v2() {
         {
             insta::assert_snapshot!(format!("{layout}-{}", s.name), series(&s, s.options));
         }
-        // A fractional quota in the CPU view: 1.5 CPUs → 2 visible, each offering 75 %.
+        // A fractional quota in the CPU view: 1.5 CPUs → 2 visible; the unused half CPU
+        // is idle, and the time of the hidden CPUs moves onto the visible ones.
         let s = Scenario::all(layout)
             .into_iter()
             .find(|s| s.name == "memlimit-quota")

@@ -1,23 +1,26 @@
-//! cgroup layouts (v1, hybrid, v2) and semantic getters that hide the file names.
+//! cgroup layouts (v1, hybrid, v2) and semantic readings that hide the file names.
 //!
 //! [`Hierarchies::detect`] reads `/proc/self/mountinfo`; [`Cgroups`] answers questions
 //! such as "the smallest memory limit over this cgroup and its ancestors" whatever the
-//! version, returning typed values ([`Limit`], [`CpuSet`], [`MemoryView`]). File names
-//! live in [`v1`] and [`v2`] as constants.
+//! version. Readings report each value's own `Result`: deciding what a file shows when
+//! a value cannot be read (a fallback) is the sampler's job, not this module's. File
+//! names live in [`v1`] and [`v2`] as constants.
 
-pub mod v1;
-pub mod v2;
+pub(crate) mod v1;
+pub(crate) mod v2;
 
 use crate::error::{Error, Result};
-use crate::parse::cgroup::{CpuQuota, Limit};
+use crate::parse::cgroup::{
+    parse_limit, parse_single_u64, CpuQuota, CpuTime, IoCounters, Limit, MemoryStat,
+};
 use crate::parse::cpuset::{parse_cpuset, CpuSet};
 use crate::parse::mountinfo::parse_mountinfo;
+use crate::parse::pressure::{PressureKind, PressureLine};
 use crate::parse::proc_pid::parse_pid_cgroup;
-use crate::snapshot::{CgroupVersion, ContainerId, CpuUsage, IoDevice, MemoryView};
-use crate::source::{read_text, Source};
+use crate::source::{read_text, NodeKind, Source};
 
 /// Where the mount table of the daemon is.
-pub const MOUNTINFO: &str = "/proc/self/mountinfo";
+pub(crate) const MOUNTINFO: &str = "/proc/self/mountinfo";
 
 /// How cgroups are mounted on this host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +31,15 @@ pub enum Layout {
     Hybrid,
     /// Only cgroup2.
     Unified,
+}
+
+/// Which hierarchy version serves a controller (the files and formulas differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CgroupVersion {
+    /// Legacy per-controller hierarchies.
+    V1,
+    /// The unified hierarchy.
+    V2,
 }
 
 /// The controllers vproc reads, by meaning.
@@ -67,7 +79,7 @@ impl Controller {
     }
 
     /// Name in `cgroup.controllers` on v2; `None` for what every v2 cgroup has.
-    pub fn v2_name(self) -> Option<&'static str> {
+    fn v2_name(self) -> Option<&'static str> {
         match self {
             Controller::Memory => Some("memory"),
             Controller::Cpu => Some("cpu"),
@@ -81,12 +93,11 @@ impl Controller {
 /// One mounted hierarchy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mounted {
-    /// v1 or v2 formulas.
+    /// v1 or v2 files.
     pub version: CgroupVersion,
-    /// Mount point (`/sys/fs/cgroup/memory`).
-    pub mount_point: String,
+    mount_point: String,
     /// Root of the mount inside the hierarchy (`/` unless bind-mounted from a subtree).
-    pub root: String,
+    root: String,
 }
 
 impl Mounted {
@@ -104,6 +115,74 @@ impl Mounted {
         } else {
             format!("{base}/{rel}")
         }
+    }
+}
+
+/// The cgroup paths that identify one container, per controller. They usually agree;
+/// on v1 a process can sit in different places per hierarchy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContainerId {
+    /// memory controller path.
+    pub memory: Option<String>,
+    /// cpu controller path (quota).
+    pub cpu: Option<String>,
+    /// cpuacct path (v2: the unified path, where `cpu.stat` lives).
+    pub cpuacct: Option<String>,
+    /// cpuset path.
+    pub cpuset: Option<String>,
+    /// blkio (v1) / io (v2) path.
+    pub io: Option<String>,
+    /// The unified hierarchy path (pressure files), if any.
+    pub unified: Option<String>,
+}
+
+impl ContainerId {
+    /// The same path for every controller (tests, the root of a pure v2 host).
+    pub fn uniform(path: &str) -> Self {
+        let p = Some(path.to_owned());
+        ContainerId {
+            memory: p.clone(),
+            cpu: p.clone(),
+            cpuacct: p.clone(),
+            cpuset: p.clone(),
+            io: p.clone(),
+            unified: p,
+        }
+    }
+
+    /// The path used for `c`.
+    pub(crate) fn path(&self, c: Controller) -> Option<&str> {
+        match c {
+            Controller::Memory => self.memory.as_deref(),
+            Controller::Cpu => self.cpu.as_deref(),
+            Controller::Cpuacct => self.cpuacct.as_deref(),
+            Controller::Cpuset => self.cpuset.as_deref(),
+            Controller::Io => self.io.as_deref(),
+        }
+    }
+}
+
+impl std::fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all = [
+            &self.memory,
+            &self.cpu,
+            &self.cpuacct,
+            &self.cpuset,
+            &self.io,
+        ];
+        if all.iter().all(|p| *p == all[0]) {
+            return write!(f, "{}", all[0].as_deref().unwrap_or("-"));
+        }
+        write!(
+            f,
+            "memory:{} cpu:{} cpuacct:{} cpuset:{} io:{}",
+            self.memory.as_deref().unwrap_or("-"),
+            self.cpu.as_deref().unwrap_or("-"),
+            self.cpuacct.as_deref().unwrap_or("-"),
+            self.cpuset.as_deref().unwrap_or("-"),
+            self.io.as_deref().unwrap_or("-")
+        )
     }
 }
 
@@ -189,17 +268,19 @@ impl Hierarchies {
         }
     }
 
-    /// The unified hierarchy, if mounted.
-    pub fn unified(&self) -> Option<&Mounted> {
-        self.unified.as_ref()
+    /// The hierarchy of `c`, or the error that says none serves it.
+    fn mounted(&self, c: Controller) -> Result<&Mounted> {
+        self.controller(c).ok_or(Error::NoHierarchy {
+            controller: c.v1_name(),
+        })
     }
 
-    /// Which cgroups a process is in, per controller (trailing `/init.scope` removed).
-    pub fn container_of(&self, source: &dyn Source, pid: u32) -> Result<ContainerId> {
-        let path = format!("/proc/{pid}/cgroup");
-        let lines = parse_pid_cgroup(&read_text(source, &path)?);
+    /// Which cgroups a process is in, per controller (trailing `/init.scope` removed),
+    /// from the text of its `/proc/<pid>/cgroup`.
+    pub(crate) fn container_of(&self, proc_pid_cgroup: &str) -> Option<ContainerId> {
+        let lines = parse_pid_cgroup(proc_pid_cgroup);
         if lines.is_empty() {
-            return Err(Error::parse(&path, "no cgroup lines"));
+            return None;
         }
         let unified_path = lines
             .iter()
@@ -214,7 +295,7 @@ impl Hierarchies {
                 CgroupVersion::V2 => unified_path.clone(),
             }
         };
-        Ok(ContainerId {
+        Some(ContainerId {
             memory: path_of(Controller::Memory),
             cpu: path_of(Controller::Cpu),
             cpuacct: path_of(Controller::Cpuacct),
@@ -224,8 +305,8 @@ impl Hierarchies {
         })
     }
 
-    /// The root cgroup for every controller (readers vproc cannot identify).
-    pub fn root_container(&self) -> ContainerId {
+    /// The root cgroup for every controller: the host itself.
+    pub(crate) fn root_container(&self) -> ContainerId {
         let root = |c: Controller| self.controller(c).map(|_| "/".to_owned());
         ContainerId {
             memory: root(Controller::Memory),
@@ -239,7 +320,7 @@ impl Hierarchies {
 }
 
 /// `/x/init.scope` → `/x`; `/init.scope` → `/` (LXCFS's `prune_init_slice`).
-pub fn strip_init_scope(path: &str) -> String {
+fn strip_init_scope(path: &str) -> String {
     match path.strip_suffix("/init.scope") {
         Some("") => "/".to_owned(),
         Some(p) => p.to_owned(),
@@ -248,7 +329,7 @@ pub fn strip_init_scope(path: &str) -> String {
 }
 
 /// `/a/b` → `/a/b`, `/a`, `/`.
-pub fn self_and_ancestors(cg: &str) -> Vec<String> {
+fn self_and_ancestors(cg: &str) -> Vec<String> {
     let mut out = vec![];
     let mut cur = cg.trim_end_matches('/').to_owned();
     loop {
@@ -264,175 +345,197 @@ pub fn self_and_ancestors(cg: &str) -> Vec<String> {
     }
 }
 
+/// A memory cgroup as read: each value with its own result.
+#[derive(Debug)]
+pub(crate) struct MemoryReading {
+    /// The smallest limit over the cgroup and its ancestors.
+    pub(crate) limit: Result<Limit>,
+    /// Memory in use, bytes.
+    pub(crate) usage: Result<u64>,
+    /// `memory.stat` counters.
+    pub(crate) stat: Result<MemoryStat>,
+    /// Swap accounting.
+    pub(crate) swap: SwapReading,
+}
+
+/// Swap as a cgroup accounts it.
+#[derive(Debug)]
+pub(crate) enum SwapReading {
+    /// The kernel keeps no swap figures for this cgroup (no swap accounting).
+    NotAccounted,
+    /// The swap files exist but cannot be read.
+    Unreadable(Error),
+    /// Swap-only figures (v1: the memsw share beyond memory).
+    Accounted {
+        /// Swap-only limit, the smallest over the ancestors.
+        limit: Result<Limit>,
+        /// Swap in use, bytes.
+        usage: Result<u64>,
+        /// v1 `memory.swappiness` (0: "a full device", as LXCFS).
+        swappiness: Option<u64>,
+    },
+}
+
 /// Semantic reads of one host's cgroups.
-pub struct Cgroups<'a> {
-    /// Where files come from.
-    pub source: &'a dyn Source,
-    /// The host's hierarchies.
-    pub hierarchies: &'a Hierarchies,
+pub(crate) struct Cgroups<'a> {
+    pub(crate) source: &'a dyn Source,
+    pub(crate) hierarchies: &'a Hierarchies,
 }
 
 impl Cgroups<'_> {
-    /// Read `file` in cgroup `cg` of controller `c`.
-    pub(crate) fn read(&self, c: Controller, cg: &str, file: &str) -> Result<String> {
-        let m = self.hierarchies.controller(c).ok_or(Error::NotFound)?;
-        read_text(self.source, &format!("{}/{}", m.dir(cg), file))
+    /// The path of `file` in cgroup `cg` of controller `c`.
+    fn path(&self, c: Controller, cg: &str, file: &str) -> Result<String> {
+        Ok(format!("{}/{}", self.hierarchies.mounted(c)?.dir(cg), file))
     }
 
-    /// Path of `file` in `cg` for error messages.
-    pub(crate) fn path(&self, c: Controller, cg: &str, file: &str) -> String {
-        match self.hierarchies.controller(c) {
-            Some(m) => format!("{}/{}", m.dir(cg), file),
-            None => format!("<no {} hierarchy>{cg}/{file}", c.v1_name()),
-        }
+    /// Read `file` in cgroup `cg` of controller `c`.
+    fn read(&self, c: Controller, cg: &str, file: &str) -> Result<String> {
+        read_text(self.source, &self.path(c, cg, file)?)
+    }
+
+    /// Read and parse `file`, attaching the path to a parse error.
+    fn parsed<T>(
+        &self,
+        c: Controller,
+        cg: &str,
+        file: &str,
+        parse: impl FnOnce(&str) -> crate::parse::ParseResult<T>,
+    ) -> Result<T> {
+        let path = self.path(c, cg, file)?;
+        let text = read_text(self.source, &path)?;
+        parse(&text).map_err(|e| Error::parse(&path, e.what))
+    }
+
+    /// A one-number file.
+    fn number(&self, c: Controller, cg: &str, file: &str) -> Result<u64> {
+        self.parsed(c, cg, file, parse_single_u64)
     }
 
     /// Version of the hierarchy serving `c`.
-    pub fn version(&self, c: Controller) -> Option<CgroupVersion> {
+    pub(crate) fn version(&self, c: Controller) -> Option<CgroupVersion> {
         self.hierarchies.controller(c).map(|m| m.version)
     }
 
     /// The smallest limit over `cg` and its ancestors. A missing or unreadable file on an
     /// ancestor is skipped (the v2 root has no limit files); on `cg` itself it is an error.
-    pub(crate) fn min_limit_over_ancestors(
-        &self,
-        c: Controller,
-        cg: &str,
-        file: &str,
-    ) -> Result<Limit> {
+    fn min_limit_over_ancestors(&self, c: Controller, cg: &str, file: &str) -> Result<Limit> {
         let mut limit = Limit::Max;
         for (i, p) in self_and_ancestors(cg).iter().enumerate() {
-            match self.read(c, p, file).and_then(|t| {
-                crate::parse::cgroup::parse_limit(&t)
-                    .map_err(|e| Error::parse(&self.path(c, p, file), e.what))
-            }) {
+            match self.parsed(c, p, file, parse_limit) {
                 Ok(l) => limit = limit.min(l),
-                Err(e) if i == 0 && !(p == "/" && e.is_not_found()) => return Err(e),
+                Err(e) if i == 0 && !(p == "/" && e.is_missing()) => return Err(e),
                 Err(_) => {}
             }
         }
         Ok(limit)
     }
 
-    /// (limit, usage, counters) of a memory cgroup, the same on v1 and v2 but for the
-    /// file names: the limit is the minimum over ancestors (host shown if unreadable),
-    /// the usage falls back to an estimate from the counters, unreadable counters are 0.
-    /// `Err(NotFound)` when none of the three exists (the cgroup is gone).
     /// The cgroup that accounts `cg`'s memory: `cg` itself, or, when the memory
     /// controller is not enabled there (a v2 leaf without memory files), the nearest
-    /// ancestor that has `usage_file`. `Err(NotFound)` when `cg` no longer exists or only
-    /// the root accounts it (the host's values are shown then).
-    pub(crate) fn memory_cgroup(&self, cg: &str, usage_file: &str) -> Result<String> {
-        let m = Controller::Memory;
-        let mount = self.hierarchies.controller(m).ok_or(Error::NotFound)?;
+    /// ancestor that has `usage_file`. `CgroupGone` when `cg` does not exist or only the
+    /// root accounts it (the host's values are shown then).
+    fn memory_cgroup(&self, cg: &str, usage_file: &str) -> Result<String> {
+        let mount = self.hierarchies.mounted(Controller::Memory)?;
+        let gone = || Error::CgroupGone {
+            path: mount.dir(cg),
+        };
         if self.source.metadata(&mount.dir(cg)).is_err() {
-            return Err(Error::NotFound);
+            return Err(gone());
         }
-        for p in self_and_ancestors(cg) {
-            if p == "/" {
-                break;
-            }
-            match self
-                .source
-                .metadata(&format!("{}/{usage_file}", mount.dir(&p)))
-            {
-                Ok(_) => return Ok(p),
-                Err(_) => continue,
-            }
-        }
-        Err(Error::NotFound)
-    }
-
-    /// `(accounting cgroup, limit, usage, counters)` of `cg` (see [`Self::memory_cgroup`]).
-    pub(crate) fn memory_basics(
-        &self,
-        cg: &str,
-        stat_file: &str,
-        parse_stat: fn(&str) -> crate::snapshot::MemoryStat,
-        limit_file: &str,
-        usage_file: &str,
-        fb: &mut Vec<crate::snapshot::Fallback>,
-    ) -> Result<(String, Limit, u64, crate::snapshot::MemoryStat)> {
-        use crate::snapshot::Fallback;
-        let m = Controller::Memory;
-        let owned = self.memory_cgroup(cg, usage_file)?;
-        let cg = owned.as_str();
-        let (stat, stat_err) = match self.read(m, cg, stat_file) {
-            Ok(t) => (parse_stat(&t), None),
-            Err(e) => (crate::snapshot::MemoryStat::default(), Some(e)),
-        };
-        let limit = self.min_limit_over_ancestors(m, cg, limit_file);
-        let usage = self.read(m, cg, usage_file).and_then(|t| {
-            crate::parse::cgroup::parse_single_u64(&t)
-                .map_err(|e| Error::parse(&self.path(m, cg, usage_file), e.what))
-        });
-        if let (Err(a), Err(b), Some(_)) = (&limit, &usage, &stat_err) {
-            if a.is_not_found() && b.is_not_found() {
-                return Err(Error::NotFound);
-            }
-        }
-        let mut note = |what: &'static str, e: &Error| {
-            fb.push(Fallback {
-                what,
-                reason: e.to_string(),
+        self_and_ancestors(cg)
+            .into_iter()
+            .take_while(|p| p != "/")
+            .find(|p| {
+                self.source
+                    .metadata(&format!("{}/{usage_file}", mount.dir(p)))
+                    .is_ok()
             })
-        };
-        if let Some(e) = &stat_err {
-            note("memory.stat counters (shown as 0)", e);
-        }
-        let limit = limit.unwrap_or_else(|e| {
-            note("memory limit (host MemTotal shown)", &e);
-            Limit::Max
-        });
-        let usage = usage.unwrap_or_else(|e| {
-            note("memory usage (estimated from memory.stat)", &e);
-            stat.estimated_usage()
-        });
-        Ok((owned.clone(), limit, usage, stat))
+            .ok_or_else(gone)
     }
 
-    /// Memory, swap and memory.stat of `cg`; per-field fallbacks are appended to `fb`.
-    pub fn memory(&self, cg: &str, fb: &mut Vec<crate::snapshot::Fallback>) -> Result<MemoryView> {
-        match self.version(Controller::Memory).ok_or(Error::NotFound)? {
-            CgroupVersion::V1 => v1::memory(self, cg, fb),
-            CgroupVersion::V2 => v2::memory(self, cg, fb),
+    /// Memory, swap and `memory.stat` of `cg`. `Err(CgroupGone)` when the cgroup is gone
+    /// (or only the root accounts it).
+    pub(crate) fn memory(&self, cg: &str) -> Result<MemoryReading> {
+        match self.hierarchies.mounted(Controller::Memory)?.version {
+            CgroupVersion::V1 => v1::memory(self, cg),
+            CgroupVersion::V2 => v2::memory(self, cg),
+        }
+    }
+
+    /// Limit, usage and counters of the cgroup accounting `cg`, with the version's file
+    /// names. `CgroupGone` when none of the three exists.
+    fn memory_basics(&self, cg: &str, files: MemoryFiles) -> Result<MemoryBasics> {
+        let m = Controller::Memory;
+        let owner = self.memory_cgroup(cg, files.usage)?;
+        let stat = self
+            .read(m, &owner, files.stat)
+            .map(|t| (files.parse_stat)(&t));
+        let limit = self.min_limit_over_ancestors(m, &owner, files.limit);
+        let usage = self.number(m, &owner, files.usage);
+        if let (Err(a), Err(b), Err(_)) = (&limit, &usage, &stat) {
+            if a.is_missing() && b.is_missing() {
+                return Err(Error::CgroupGone {
+                    path: self.path(m, &owner, "")?,
+                });
+            }
+        }
+        Ok(MemoryBasics {
+            owner,
+            limit,
+            usage,
+            stat,
+        })
+    }
+
+    /// The swap reading from a (limit, usage) pair of swap files, `NotAccounted` when the
+    /// usage file does not exist.
+    fn swap_reading(
+        &self,
+        usage: Result<u64>,
+        limit: impl FnOnce() -> Result<Limit>,
+        swappiness: Option<u64>,
+    ) -> SwapReading {
+        match usage {
+            Err(e) if e.is_missing() => SwapReading::NotAccounted,
+            Err(e @ Error::Io { .. }) => SwapReading::Unreadable(e),
+            usage => SwapReading::Accounted {
+                limit: limit(),
+                usage,
+                swappiness,
+            },
         }
     }
 
     /// The CPUs of `cg`: its own list, else the effective list, else the nearest ancestor
     /// with a non-empty list. A list that does not parse is an error (never silently
     /// replaced by an ancestor's).
-    pub fn cpuset(&self, cg: &str) -> Result<CpuSet> {
-        let (cpus, effective) = match self.version(Controller::Cpuset).ok_or(Error::NotFound)? {
+    pub(crate) fn cpuset(&self, cg: &str) -> Result<CpuSet> {
+        let c = Controller::Cpuset;
+        let (cpus, effective) = match self.hierarchies.mounted(c)?.version {
             CgroupVersion::V1 => (v1::CPUSET_CPUS, v1::CPUSET_EFFECTIVE_CPUS),
             CgroupVersion::V2 => (v2::CPUSET_CPUS, v2::CPUSET_CPUS_EFFECTIVE),
         };
         let mut first_err = None;
         for p in self_and_ancestors(cg) {
             for file in [cpus, effective] {
-                match self.read(Controller::Cpuset, &p, file) {
-                    Ok(t) => match parse_cpuset(&t) {
-                        Ok(set) if !set.is_empty() => return Ok(set),
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(Error::parse(
-                                &self.path(Controller::Cpuset, &p, file),
-                                e.what,
-                            ))
-                        }
-                    },
+                match self.parsed(c, &p, file, parse_cpuset) {
+                    Ok(set) if !set.is_empty() => return Ok(set),
+                    Ok(_) => {}
+                    Err(e @ Error::Parse { .. }) => return Err(e),
                     Err(e) => {
                         first_err.get_or_insert(e);
                     }
                 }
             }
         }
-        Err(first_err.unwrap_or(Error::NotFound))
+        Err(first_err.unwrap_or(Error::CgroupGone {
+            path: cg.to_owned(),
+        }))
     }
 
     /// The tightest CFS quota over `cg` and its ancestors (`None`: no quota anywhere).
-    pub fn cpu_quota(&self, cg: &str) -> Result<Option<CpuQuota>> {
-        let version = self.version(Controller::Cpu).ok_or(Error::NotFound)?;
+    pub(crate) fn cpu_quota(&self, cg: &str) -> Result<Option<CpuQuota>> {
+        let version = self.hierarchies.mounted(Controller::Cpu)?.version;
         let mut best: Option<CpuQuota> = None;
         for (i, p) in self_and_ancestors(cg).iter().enumerate() {
             let q = match version {
@@ -444,32 +547,52 @@ impl Cgroups<'_> {
                 Ok(_) => {}
                 // No cpu files at this level (a v2 cgroup without the cpu controller):
                 // the quotas above it still apply.
-                Err(e) if i == 0 && !e.is_not_found() => return Err(e),
+                Err(e) if i == 0 && !e.is_missing() => return Err(e),
                 Err(_) => {}
             }
         }
         Ok(best)
     }
 
-    /// CPU time of `cg`.
-    pub fn cpu_usage(&self, cg: &str) -> Result<CpuUsage> {
-        match self.version(Controller::Cpuacct).ok_or(Error::NotFound)? {
-            CgroupVersion::V1 => v1::cpu_usage(self, cg),
-            CgroupVersion::V2 => v2::cpu_usage(self, cg),
+    /// Cumulative CPU time of `cg`.
+    pub(crate) fn cpu_time(&self, cg: &str) -> Result<CpuTime> {
+        match self.hierarchies.mounted(Controller::Cpuacct)?.version {
+            CgroupVersion::V1 => v1::cpu_time(self, cg),
+            CgroupVersion::V2 => v2::cpu_time(self, cg),
         }
     }
 
     /// Block I/O of `cg` per device; `Ok(None)` when this kernel keeps no per-cgroup
-    /// figures vproc can use (the host file is shown).
-    pub fn io(&self, cg: &str) -> Result<Option<Vec<IoDevice>>> {
-        match self.version(Controller::Io).ok_or(Error::NotFound)? {
+    /// figures vproc can use.
+    pub(crate) fn io(&self, cg: &str) -> Result<Option<Vec<IoCounters>>> {
+        match self.hierarchies.mounted(Controller::Io)?.version {
             CgroupVersion::V1 => v1::io(self, cg),
             CgroupVersion::V2 => v2::io(self, cg).map(Some),
         }
     }
 
+    /// The pressure lines of `cg` (cgroup v2 only).
+    pub(crate) fn pressure(&self, cg: &str, kind: PressureKind) -> Result<Vec<PressureLine>> {
+        v2::pressure(self, cg, kind)
+    }
+
+    /// The cgroup's own slab caches (v1 `memory.kmem.slabinfo`), when the kernel reports
+    /// any (current kernels leave the file empty).
+    pub(crate) fn slabinfo(&self, cg: &str) -> Option<String> {
+        (self.version(Controller::Memory) == Some(CgroupVersion::V1))
+            .then(|| v1::kmem_slabinfo(self, cg))
+            .flatten()
+    }
+
+    /// Whether cgroup `cg` of controller `c` exists.
+    pub(crate) fn exists(&self, c: Controller, cg: &str) -> bool {
+        self.hierarchies
+            .controller(c)
+            .is_some_and(|m| self.source.metadata(&m.dir(cg)).is_ok())
+    }
+
     /// The pids of `cg` and of its descendants down to `depth` levels, for loadavg.
-    pub fn pids(&self, c: Controller, cg: &str, depth: u32) -> Vec<u32> {
+    pub(crate) fn pids(&self, c: Controller, cg: &str, depth: u32) -> Vec<u32> {
         let mut out = Vec::new();
         if let Ok(t) = self.read(c, cg, v1::CGROUP_PROCS) {
             out.extend(t.split_whitespace().filter_map(|w| w.parse::<u32>().ok()));
@@ -481,7 +604,7 @@ impl Cgroups<'_> {
                     let is_dir = self
                         .source
                         .metadata(&m.dir(&child))
-                        .is_ok_and(|md| md.kind == crate::source::NodeKind::Dir);
+                        .is_ok_and(|md| md.kind == NodeKind::Dir);
                     if is_dir {
                         out.extend(self.pids(c, &child, depth - 1));
                     }
@@ -490,6 +613,23 @@ impl Cgroups<'_> {
         }
         out
     }
+}
+
+/// The values every memory cgroup has, and the cgroup that accounts them.
+struct MemoryBasics {
+    owner: String,
+    limit: Result<Limit>,
+    usage: Result<u64>,
+    stat: Result<MemoryStat>,
+}
+
+/// The memory file names of one cgroup version.
+#[derive(Clone, Copy)]
+struct MemoryFiles {
+    stat: &'static str,
+    parse_stat: fn(&str) -> MemoryStat,
+    limit: &'static str,
+    usage: &'static str,
 }
 
 #[cfg(test)]
@@ -510,11 +650,21 @@ mod tests {
         let h = Hierarchies::detect(&m).unwrap();
         assert_eq!(h.layout, Layout::Hybrid);
         assert_eq!(
-            h.controller(Controller::Memory).unwrap().mount_point,
+            h.controller(Controller::Memory).unwrap().dir("/"),
             "/sys/fs/cgroup/memory"
         );
         // cpuset is neither on v1 nor enabled on the unified mount.
         assert!(h.controller(Controller::Cpuset).is_none());
+        let cg = Cgroups {
+            source: &m,
+            hierarchies: &h,
+        };
+        assert!(matches!(
+            cg.cpuset("/x"),
+            Err(Error::NoHierarchy {
+                controller: "cpuset"
+            })
+        ));
 
         let mut m = MemSource::new();
         m.file(
@@ -545,16 +695,18 @@ mod tests {
     fn container_paths_strip_init_scope() {
         let mut m = MemSource::new();
         m.file(MOUNTINFO, HYBRID);
-        m.file(
-            "/proc/7/cgroup",
-            "4:memory:/lxc/c1/init.scope\n2:cpuacct:/lxc/c1\n1:cpu:/\n0::/init.scope\n",
-        );
         let h = Hierarchies::detect(&m).unwrap();
-        let id = h.container_of(&m, 7).unwrap();
+        let id = h
+            .container_of(
+                "4:memory:/lxc/c1/init.scope\n2:cpuacct:/lxc/c1\n1:cpu:/\n0::/init.scope\n",
+            )
+            .unwrap();
         assert_eq!(id.memory.as_deref(), Some("/lxc/c1"));
         assert_eq!(id.cpu.as_deref(), Some("/"));
         assert_eq!(id.unified.as_deref(), Some("/"));
         assert_eq!(id.cpuset, None);
+        assert_eq!(h.root_container().memory.as_deref(), Some("/"));
+        assert!(h.container_of("garbage").is_none());
     }
 
     #[test]

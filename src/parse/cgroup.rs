@@ -25,14 +25,6 @@ impl Limit {
             (Limit::Value(a), Limit::Value(b)) => Limit::Value(a.min(b)),
         }
     }
-
-    /// The value, if limited.
-    pub fn value(self) -> Option<u64> {
-        match self {
-            Limit::Max => None,
-            Limit::Value(v) => Some(v),
-        }
-    }
 }
 
 /// The single token of a one-value file.
@@ -70,19 +62,201 @@ pub fn parse_limit(text: &str) -> ParseResult<Limit> {
     })
 }
 
-/// A flat-keyed file (`memory.stat`, `cpu.stat`): `key value` per line. Lines that do not
-/// parse are skipped and counted in the second tuple member.
-pub fn parse_flat_keyed(text: &str) -> (Vec<(String, u64)>, usize) {
-    let mut bad = 0;
-    let mut out = Vec::new();
+/// A flat-keyed file (`memory.stat`, `cpu.stat`): `key value` per line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlatKeyed {
+    /// The pairs that parsed, in file order.
+    pub pairs: Vec<(String, u64)>,
+    /// Lines that did not parse (skipped).
+    pub bad_lines: usize,
+}
+
+impl FlatKeyed {
+    /// The value of `key` (exact match: `file` never matches `file_mapped`).
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+}
+
+/// Parse a flat-keyed file; lines that do not parse are skipped and counted.
+pub fn parse_flat_keyed(text: &str) -> FlatKeyed {
+    let mut out = FlatKeyed::default();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut w = line.split_whitespace();
         match (w.next(), w.next().map(parse_u64), w.next()) {
-            (Some(k), Some(Ok(v)), None) => out.push((k.to_owned(), v)),
-            _ => bad += 1,
+            (Some(k), Some(Ok(v)), None) => out.pairs.push((k.to_owned(), v)),
+            _ => out.bad_lines += 1,
         }
     }
-    (out, bad)
+    out
+}
+
+/// The memory counters vproc shows, in bytes, normalised from v1 (`total_*`) and v2
+/// `memory.stat` keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStat {
+    /// Page cache (v1 `total_cache`, v2 `file`).
+    pub cache: u64,
+    /// Shared memory (`total_shmem` / `shmem`).
+    pub shmem: u64,
+    /// Mapped files (`total_mapped_file` / `file_mapped`).
+    pub mapped_file: u64,
+    /// Dirty pages (`total_dirty` / `file_dirty`).
+    pub dirty: u64,
+    /// Under writeback (`total_writeback` / `file_writeback`).
+    pub writeback: u64,
+    /// Active anonymous.
+    pub active_anon: u64,
+    /// Inactive anonymous.
+    pub inactive_anon: u64,
+    /// Active file.
+    pub active_file: u64,
+    /// Inactive file.
+    pub inactive_file: u64,
+    /// Unevictable.
+    pub unevictable: u64,
+    /// Transparent huge pages of anonymous memory (`total_rss_huge` / `anon_thp`).
+    pub anon_thp: u64,
+    /// Slab total (v2 `slab`; 0 on v1, which has no per-cgroup figure).
+    pub slab: u64,
+    /// Reclaimable slab (v2 `slab_reclaimable`).
+    pub slab_reclaimable: u64,
+    /// Unreclaimable slab (v2 `slab_unreclaimable`).
+    pub slab_unreclaimable: u64,
+    /// Compressed size in zswap (v2 `zswap`), when the kernel reports it.
+    pub zswap: Option<u64>,
+    /// Original size of what zswap holds (v2 `zswapped`).
+    pub zswapped: Option<u64>,
+}
+
+impl MemoryStat {
+    /// Usage estimated from the counters, for when the usage file cannot be read:
+    /// anonymous + file LRU pages + unevictable + slab.
+    pub fn estimated_usage(&self) -> u64 {
+        [
+            self.active_anon,
+            self.inactive_anon,
+            self.active_file,
+            self.inactive_file,
+            self.unevictable,
+            self.slab,
+        ]
+        .iter()
+        .fold(0u64, |a, v| a.saturating_add(*v))
+    }
+}
+
+/// The hierarchical `total_*` counters of a v1 `memory.stat`.
+pub fn parse_v1_memory_stat(text: &str) -> MemoryStat {
+    let kv = parse_flat_keyed(text);
+    let get = |k: &str| kv.get(k).unwrap_or(0);
+    MemoryStat {
+        cache: get("total_cache"),
+        shmem: get("total_shmem"),
+        mapped_file: get("total_mapped_file"),
+        dirty: get("total_dirty"),
+        writeback: get("total_writeback"),
+        active_anon: get("total_active_anon"),
+        inactive_anon: get("total_inactive_anon"),
+        active_file: get("total_active_file"),
+        inactive_file: get("total_inactive_file"),
+        unevictable: get("total_unevictable"),
+        anon_thp: get("total_rss_huge"),
+        ..MemoryStat::default()
+    }
+}
+
+/// The counters of a v2 `memory.stat` (already hierarchical). Keys are matched exactly,
+/// so `file_mapped`, `file_dirty`, `file_writeback` and `anon_thp` are read correctly
+/// (LXCFS's prefix matching loses them).
+pub fn parse_v2_memory_stat(text: &str) -> MemoryStat {
+    let kv = parse_flat_keyed(text);
+    let get = |k: &str| kv.get(k).unwrap_or(0);
+    MemoryStat {
+        cache: get("file"),
+        shmem: get("shmem"),
+        mapped_file: get("file_mapped"),
+        dirty: get("file_dirty"),
+        writeback: get("file_writeback"),
+        active_anon: get("active_anon"),
+        inactive_anon: get("inactive_anon"),
+        active_file: get("active_file"),
+        inactive_file: get("inactive_file"),
+        unevictable: get("unevictable"),
+        anon_thp: get("anon_thp"),
+        slab: get("slab"),
+        slab_reclaimable: get("slab_reclaimable"),
+        slab_unreclaimable: get("slab_unreclaimable"),
+        zswap: kv.get("zswap"),
+        zswapped: kv.get("zswapped"),
+    }
+}
+
+/// Cumulative CPU time of a cgroup, nanoseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// All CPU time (v1 `cpuacct.usage`, v2 `cpu.stat usage_usec`).
+    pub total_ns: u64,
+    /// User time (v1 sum of `usage_all`, v2 `user_usec`).
+    pub user_ns: u64,
+    /// System time.
+    pub system_ns: u64,
+    /// Per physical CPU (v1 only).
+    pub per_cpu: Option<Vec<CpuUsageNs>>,
+}
+
+/// Block I/O of a cgroup on one device, in diskstats units before scaling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCounters {
+    /// major:minor.
+    pub dev: (u32, u32),
+    /// Completed reads.
+    pub reads: u64,
+    /// Merged reads.
+    pub reads_merged: u64,
+    /// Bytes read.
+    pub read_bytes: u64,
+    /// Time reading, ms.
+    pub read_ms: u64,
+    /// Completed writes.
+    pub writes: u64,
+    /// Merged writes.
+    pub writes_merged: u64,
+    /// Bytes written.
+    pub write_bytes: u64,
+    /// Time writing, ms.
+    pub write_ms: u64,
+    /// Time doing I/O, ms.
+    pub io_ms: u64,
+    /// Completed discards.
+    pub discards: u64,
+    /// Merged discards.
+    pub discards_merged: u64,
+    /// Bytes discarded.
+    pub discard_bytes: u64,
+    /// Time discarding, ms.
+    pub discard_ms: u64,
+}
+
+/// v2 `io.stat`: `rios wios dios rbytes wbytes dbytes` per device (no time columns exist).
+pub fn parse_io_stat(text: &str) -> Vec<IoCounters> {
+    parse_nested_keyed(text)
+        .into_iter()
+        .filter_map(|e| {
+            let dev = parse_dev(&e.key)?;
+            let get = |k: &str| e.fields.iter().find(|(n, _)| n == k).map_or(0, |(_, v)| *v);
+            Some(IoCounters {
+                dev,
+                reads: get("rios"),
+                read_bytes: get("rbytes"),
+                writes: get("wios"),
+                write_bytes: get("wbytes"),
+                discards: get("dios"),
+                discard_bytes: get("dbytes"),
+                ..IoCounters::default()
+            })
+        })
+        .collect()
 }
 
 /// One entry of a nested-keyed file (`io.stat`): `8:0 rbytes=1 wbytes=2 ...`.
@@ -297,13 +471,37 @@ mod tests {
 
     #[test]
     fn keyed_files() {
-        let (kv, bad) = parse_flat_keyed("usage_usec 10\nuser_usec 7\nnonsense\nx -1\n");
-        assert_eq!(kv, vec![("usage_usec".into(), 10), ("user_usec".into(), 7)]);
-        assert_eq!(bad, 2);
+        let kv = parse_flat_keyed("usage_usec 10\nuser_usec 7\nnonsense\nx -1\n");
+        assert_eq!(
+            kv.pairs,
+            vec![("usage_usec".into(), 10), ("user_usec".into(), 7)]
+        );
+        assert_eq!(kv.bad_lines, 2);
+        assert_eq!(kv.get("user_usec"), Some(7));
+        assert_eq!(kv.get("user"), None);
         let n = parse_nested_keyed("8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0\n");
         assert_eq!(n[0].key, "8:0");
         assert_eq!(n[0].fields.len(), 6);
         assert_eq!(parse_dev("8:16"), Some((8, 16)));
+        let io = parse_io_stat("8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6\nbad\n");
+        assert_eq!(io.len(), 1);
+        assert_eq!(
+            (io[0].reads, io[0].writes, io[0].discards, io[0].write_bytes),
+            (3, 4, 6, 2)
+        );
+    }
+
+    #[test]
+    fn memory_stat_keys_match_exactly() {
+        let v2 =
+            parse_v2_memory_stat("file 100\nfile_mapped 7\nfile_dirty 3\nanon_thp 5\nzswap 9\n");
+        assert_eq!(
+            (v2.cache, v2.mapped_file, v2.dirty, v2.anon_thp),
+            (100, 7, 3, 5)
+        );
+        assert_eq!((v2.zswap, v2.zswapped), (Some(9), None));
+        let v1 = parse_v1_memory_stat("cache 1\ntotal_cache 10\ntotal_rss_huge 4\n");
+        assert_eq!((v1.cache, v1.anon_thp, v1.slab), (10, 4, 0));
     }
 
     #[test]

@@ -3,6 +3,62 @@
 
 use super::{parse_hundredths, parse_u64, truncate, ParseError, ParseResult};
 
+/// Which resource a PSI file is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PressureKind {
+    /// `cpu` pressure.
+    Cpu,
+    /// `memory` pressure.
+    Memory,
+    /// `io` pressure.
+    Io,
+}
+
+impl PressureKind {
+    /// Every kind, in the order of `proc/pressure/{cpu,memory,io}`.
+    pub const ALL: [PressureKind; 3] = [PressureKind::Cpu, PressureKind::Memory, PressureKind::Io];
+
+    /// The resource's name: `/proc/pressure/<name>`, `<cgroup>/<name>.pressure`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PressureKind::Cpu => "cpu",
+            PressureKind::Memory => "memory",
+            PressureKind::Io => "io",
+        }
+    }
+}
+
+/// One value per pressure kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PerPressure<T> {
+    /// cpu.
+    pub cpu: T,
+    /// memory.
+    pub memory: T,
+    /// io.
+    pub io: T,
+}
+
+impl<T> PerPressure<T> {
+    /// The value of `kind`.
+    pub fn get(&self, kind: PressureKind) -> &T {
+        match kind {
+            PressureKind::Cpu => &self.cpu,
+            PressureKind::Memory => &self.memory,
+            PressureKind::Io => &self.io,
+        }
+    }
+
+    /// The value of `kind`, mutably.
+    pub fn get_mut(&mut self, kind: PressureKind) -> &mut T {
+        match kind {
+            PressureKind::Cpu => &mut self.cpu,
+            PressureKind::Memory => &mut self.memory,
+            PressureKind::Io => &mut self.io,
+        }
+    }
+}
+
 /// One PSI line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PressureLine {

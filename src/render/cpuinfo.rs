@@ -2,7 +2,7 @@
 //!
 //! | part | formula | source |
 //! |---|---|---|
-//! | CPU blocks | the blocks of the visible CPUs ([`super::visible_cpus`]), renumbered from 0 (as LXCFS) | host `/proc/cpuinfo`; `cpuset.cpus` (v1/v2); `cpu.cfs_quota_us` / `cpu.max` with `--enable-cfs` |
+//! | CPU blocks | the blocks of the visible CPUs ([`super::visible_cpus`]), renumbered from 0 (as LXCFS; tools count the blocks, and the CPU numbers programs pin to are those of `online` and the `cpuN` directories) | host `/proc/cpuinfo`; `cpuset.cpus` (v1/v2); `cpu.cfs_quota_us` / `cpu.max` with `--enable-cfs` |
 //! | `siblings`, `cpu cores` | **the visible count** (LXCFS leaves the host's) | |
 //! | text before the first block | dropped (as LXCFS) | |
 //! | trailer after the last block (ppc64le `timebase`…`MMU`) | **always kept** (LXCFS keeps it only when the last host CPU is visible) | |
@@ -11,7 +11,8 @@
 //! With no cpuset (or the root cgroup) and no CPU view the host file is shown unchanged.
 
 use super::push_host;
-use super::{visible_cpus, RenderCtx};
+use super::visible_cpus;
+use crate::config::RenderOptions;
 use crate::parse::cpuinfo::CpuInfoItem;
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
@@ -28,12 +29,12 @@ fn write_block_line(out: &mut String, line: &str, count: usize) {
     out.push('\n');
 }
 
-/// Render cpuinfo.
-pub fn render_cpuinfo(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
-    let visible = visible_cpus(snap, &ctx.options);
-    let info = &snap.host.cpuinfo;
+pub(super) fn render_cpuinfo(snap: &Snapshot, options: &RenderOptions, out: &mut String) {
+    let visible = visible_cpus(snap, options);
+    let files = &snap.host.cpu_files;
+    let info = &files.cpuinfo;
     if visible.host || info.block_count() == 0 {
-        push_host(out, &snap.host.cpuinfo_text);
+        push_host(out, &files.cpuinfo_text);
         return;
     }
     let count = visible.count();

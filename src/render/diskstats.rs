@@ -17,12 +17,10 @@
 //! is shown, as LXCFS does.
 
 use super::push_host;
-use super::RenderCtx;
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
 
-/// Render diskstats.
-pub fn render_diskstats(snap: &Snapshot, _ctx: &RenderCtx, out: &mut String) {
+pub(super) fn render_diskstats(snap: &Snapshot, out: &mut String) {
     let Some(io) = &snap.container.io else {
         push_host(out, &snap.host.diskstats_text);
         return;

@@ -15,17 +15,13 @@
 //! Without `-l`, or when the container has no cpu cgroup, the host file is shown.
 
 use super::push_host;
-use super::RenderCtx;
+use crate::config::RenderOptions;
 use crate::snapshot::Snapshot;
+use crate::snapshot::{FIXED_1, FSHIFT};
 use std::fmt::Write;
 
-/// Fixed-point shift of the kernel's load averages.
-pub const FSHIFT: u32 = 11;
-/// 1.0 in fixed point.
-pub const FIXED_1: u64 = 1 << FSHIFT;
-
 /// One average in LXCFS's `int.frac2` format.
-pub fn format_avg(out: &mut String, avenrun: u64) {
+fn format_avg(out: &mut String, avenrun: u64) {
     let v = avenrun.saturating_add(FIXED_1 / 200);
     let _ = write!(
         out,
@@ -35,9 +31,8 @@ pub fn format_avg(out: &mut String, avenrun: u64) {
     );
 }
 
-/// Render loadavg.
-pub fn render_loadavg(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
-    let Some(load) = snap.container.load.filter(|_| ctx.options.enable_loadavg) else {
+pub(super) fn render_loadavg(snap: &Snapshot, options: &RenderOptions, out: &mut String) {
+    let Some(load) = snap.container.load.filter(|_| options.enable_loadavg) else {
         push_host(out, &snap.host.loadavg_text);
         return;
     };

@@ -23,14 +23,14 @@
 //! absurd values; MemFree ≤ MemAvailable ≤ MemTotal and SwapFree ≤ SwapTotal always hold.
 //! With no memory cgroup (or the root cgroup) the host file is shown unchanged.
 
+use super::kb_line;
 use super::push_host;
-use super::{kb_line, RenderCtx};
 use crate::config::RenderOptions;
 use crate::parse::cgroup::Limit;
 use crate::snapshot::{HostView, MemoryView, Snapshot};
 
 /// MemTotal in kB.
-pub fn mem_total_kb(m: &MemoryView, host: &HostView) -> u64 {
+fn mem_total_kb(m: &MemoryView, host: &HostView) -> u64 {
     let host_total = host.meminfo.get("MemTotal").unwrap_or(0);
     match m.limit {
         Limit::Value(b) if b / 1024 > 0 && b / 1024 <= host_total => b / 1024,
@@ -46,7 +46,7 @@ pub fn mem_total_kb(m: &MemoryView, host: &HostView) -> u64 {
 ///   RAM+swap as swap — vproc reports the swap share on v1 as on v2;
 /// * `memory.swappiness` 0 (v1): total = used, "a full device" (as LXCFS);
 /// * used = min(swap usage, total); free = total − used.
-pub fn swap_kb(m: &MemoryView, host: &HostView, options: &RenderOptions) -> (u64, u64) {
+pub(super) fn swap_kb(m: &MemoryView, host: &HostView, options: &RenderOptions) -> (u64, u64) {
     let Some(swap) = m.swap.filter(|_| !options.disable_swap) else {
         return (0, 0);
     };
@@ -63,8 +63,7 @@ pub fn swap_kb(m: &MemoryView, host: &HostView, options: &RenderOptions) -> (u64
     (total, total - used)
 }
 
-/// Render meminfo.
-pub fn render_meminfo(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
+pub(super) fn render_meminfo(snap: &Snapshot, options: &RenderOptions, out: &mut String) {
     let host = &snap.host;
     let Some(m) = &snap.container.memory else {
         push_host(out, &host.meminfo_text);
@@ -81,9 +80,9 @@ pub fn render_meminfo(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
             .saturating_add(s.inactive_file)
             .saturating_add(s.slab_reclaimable)))
         .min(total);
-    let (swap_total, swap_free) = swap_kb(m, host, &ctx.options);
+    let (swap_total, swap_free) = swap_kb(m, host, options);
     let zswap = |v: Option<u64>| match v {
-        Some(b) if !ctx.options.disable_zswap => kb(b),
+        Some(b) if !options.disable_zswap => kb(b),
         _ => 0,
     };
     for line in &host.meminfo.lines {

@@ -1,21 +1,22 @@
 //! Renderers: pure functions from a [`Snapshot`] to the bytes of one virtual file.
 //!
-//! One module per file, one signature: `render_x(snap, ctx, out)`. Renderers cannot
+//! One module per file, one signature: `render_x(snap, options, out)`. Renderers cannot
 //! fail: whatever could not be read is already an explicit fallback in the snapshot
 //! (usually `None`, rendered as the host's file). All arithmetic saturates.
 
-pub mod cpuinfo;
-pub mod diskstats;
-pub mod loadavg;
-pub mod meminfo;
-pub mod pressure;
-pub mod slabinfo;
-pub mod stat;
-pub mod swaps;
-pub mod sys_cpu;
-pub mod uptime;
+mod cpuinfo;
+mod diskstats;
+mod loadavg;
+mod meminfo;
+mod pressure;
+mod slabinfo;
+mod stat;
+mod swaps;
+mod sys_cpu;
+mod uptime;
 
 use crate::config::RenderOptions;
+use crate::parse::pressure::PressureKind;
 use crate::snapshot::{Parts, Snapshot};
 
 /// Every file vproc renders.
@@ -73,6 +74,14 @@ impl VirtualFile {
         VirtualFile::CpuPresent,
     ];
 
+    /// Position in [`VirtualFile::ALL`] (the render-cache slot of the file).
+    pub(crate) fn index(self) -> usize {
+        VirtualFile::ALL
+            .iter()
+            .position(|f| *f == self)
+            .unwrap_or(0)
+    }
+
     /// Path below the mount point.
     pub fn path(self) -> &'static str {
         match self {
@@ -95,7 +104,7 @@ impl VirtualFile {
     }
 
     /// The snapshot parts this file is computed from.
-    pub fn parts(self) -> Parts {
+    pub(crate) fn parts(self) -> Parts {
         match self {
             VirtualFile::Meminfo | VirtualFile::Swaps => Parts::MEMORY,
             VirtualFile::Cpuinfo
@@ -105,6 +114,7 @@ impl VirtualFile {
             | VirtualFile::CpuPresent => Parts::CPUSET,
             // LOAD: procs_running / procs_blocked come from the container's tasks with -l.
             VirtualFile::Stat => Parts::CPUSET | Parts::CPUACCT | Parts::LOAD,
+            // The idle column comes from the same history as /proc/stat's.
             VirtualFile::Uptime => Parts::CPUSET | Parts::CPUACCT | Parts::UPTIME,
             VirtualFile::Diskstats => Parts::IO,
             VirtualFile::Loadavg => Parts::LOAD,
@@ -116,54 +126,54 @@ impl VirtualFile {
     }
 }
 
-/// Facts about the read that are not in the snapshot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RenderCtx {
-    /// Options from the command line.
-    pub options: RenderOptions,
-    /// Start time (ticks after boot) of the init of the reader's pid namespace.
-    pub init_start_ticks: Option<u64>,
-}
-
 /// Render `file` from `snap` into `out` (appending).
-pub fn render(file: VirtualFile, snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
+pub(crate) fn render(
+    file: VirtualFile,
+    snap: &Snapshot,
+    options: &RenderOptions,
+    out: &mut String,
+) {
     match file {
-        VirtualFile::Meminfo => meminfo::render_meminfo(snap, ctx, out),
-        VirtualFile::Cpuinfo => cpuinfo::render_cpuinfo(snap, ctx, out),
-        VirtualFile::Stat => stat::render_stat(snap, ctx, out),
-        VirtualFile::Uptime => uptime::render_uptime(snap, ctx, out),
-        VirtualFile::Diskstats => diskstats::render_diskstats(snap, ctx, out),
-        VirtualFile::Swaps => swaps::render_swaps(snap, ctx, out),
-        VirtualFile::Loadavg => loadavg::render_loadavg(snap, ctx, out),
-        VirtualFile::Slabinfo => slabinfo::render_slabinfo(snap, ctx, out),
-        VirtualFile::PressureCpu => pressure::render_pressure(snap, 0, out),
-        VirtualFile::PressureMemory => pressure::render_pressure(snap, 1, out),
-        VirtualFile::PressureIo => pressure::render_pressure(snap, 2, out),
-        VirtualFile::CpuOnline => sys_cpu::render_online(snap, ctx, out),
-        VirtualFile::CpuOffline => sys_cpu::render_offline(snap, ctx, out),
+        VirtualFile::Meminfo => meminfo::render_meminfo(snap, options, out),
+        VirtualFile::Cpuinfo => cpuinfo::render_cpuinfo(snap, options, out),
+        VirtualFile::Stat => stat::render_stat(snap, options, out),
+        VirtualFile::Uptime => uptime::render_uptime(snap, options, out),
+        VirtualFile::Diskstats => diskstats::render_diskstats(snap, out),
+        VirtualFile::Swaps => swaps::render_swaps(snap, options, out),
+        VirtualFile::Loadavg => loadavg::render_loadavg(snap, options, out),
+        VirtualFile::Slabinfo => slabinfo::render_slabinfo(snap, out),
+        VirtualFile::PressureCpu => pressure::render_pressure(snap, PressureKind::Cpu, out),
+        VirtualFile::PressureMemory => pressure::render_pressure(snap, PressureKind::Memory, out),
+        VirtualFile::PressureIo => pressure::render_pressure(snap, PressureKind::Io, out),
+        VirtualFile::CpuOnline => sys_cpu::render_online(snap, options, out),
+        VirtualFile::CpuOffline => sys_cpu::render_offline(snap, options, out),
         VirtualFile::CpuPossible => sys_cpu::render_possible(snap, out),
-        VirtualFile::CpuPresent => sys_cpu::render_present(snap, out),
+        VirtualFile::CpuPresent => sys_cpu::render_present(snap, options, out),
     }
 }
 
-pub use crate::snapshot::cpu::VisibleCpus;
+use crate::snapshot::cpu::VisibleCpus;
 
 /// The visible CPUs of a snapshot (the rule lives in [`crate::snapshot::cpu`]).
-pub fn visible_cpus(snap: &Snapshot, options: &RenderOptions) -> VisibleCpus {
+pub(crate) fn visible_cpus(snap: &Snapshot, options: &RenderOptions) -> VisibleCpus {
     crate::snapshot::cpu::visible_cpus(&snap.container, &snap.host, options)
 }
 
 /// `Label:` padded to 16 columns, the value right-aligned in 8, then ` kB` (the
 /// kernel's and LXCFS's meminfo line).
-pub(crate) fn kb_line(out: &mut String, key: &str, value: u64) {
+fn kb_line(out: &mut String, key: &str, value: u64) {
     use std::fmt::Write;
-    let label = format!("{key}:");
-    let _ = writeln!(out, "{label:<16}{value:>8} kB");
+    out.push_str(key);
+    out.push(':');
+    for _ in key.len() + 1..16 {
+        out.push(' ');
+    }
+    let _ = writeln!(out, "{value:>8} kB");
 }
 
 /// Append a host file shown unchanged, with the final newline every kernel file has
 /// (even if what was read lacked one).
-pub(crate) fn push_host(out: &mut String, text: &str) {
+fn push_host(out: &mut String, text: &str) {
     out.push_str(text);
     if !text.is_empty() && !text.ends_with('\n') {
         out.push('\n');

@@ -11,14 +11,13 @@
 //! malformed cgroup file falls back to the host file instead of being passed through.
 
 use super::push_host;
+use crate::parse::pressure::PressureKind;
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
 
-/// Render pressure file `index` (0 cpu, 1 memory, 2 io).
-pub fn render_pressure(snap: &Snapshot, index: usize, out: &mut String) {
-    let index = index.min(2);
-    let Some(lines) = &snap.container.pressure[index] else {
-        push_host(out, &snap.host.pressure_text[index]);
+pub(super) fn render_pressure(snap: &Snapshot, kind: PressureKind, out: &mut String) {
+    let Some(lines) = snap.container.pressure.get(kind) else {
+        push_host(out, snap.host.pressure_text.get(kind));
         return;
     };
     for l in lines {

@@ -10,21 +10,20 @@
 
 use super::meminfo::swap_kb;
 use super::push_host;
-use super::RenderCtx;
+use crate::config::RenderOptions;
 use crate::snapshot::Snapshot;
 use std::fmt::Write;
 
 /// LXCFS's header (current kernels put two tabs between the last three columns).
-pub const HEADER: &str = "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n";
+const HEADER: &str = "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n";
 
-/// Render swaps.
-pub fn render_swaps(snap: &Snapshot, ctx: &RenderCtx, out: &mut String) {
+pub(super) fn render_swaps(snap: &Snapshot, options: &RenderOptions, out: &mut String) {
     let Some(m) = &snap.container.memory else {
         push_host(out, &snap.host.swaps_text);
         return;
     };
     out.push_str(HEADER);
-    let (total, free) = swap_kb(m, &snap.host, &ctx.options);
+    let (total, free) = swap_kb(m, &snap.host, options);
     if total > 0 {
         let _ = writeln!(
             out,

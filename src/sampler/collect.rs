@@ -1,54 +1,45 @@
-//! `collect_*`: I/O plus parsing into snapshot parts. The only place where cgroup and
-//! host data meet.
+//! `collect_*`: reading and parsing into snapshot parts. The only place where cgroup and
+//! host data meet, and where a value that cannot be read becomes a [`Fallback`].
 
-use crate::cgroup::{v1, v2, Cgroups, Controller, Hierarchies, Layout};
-use crate::config::RenderOptions;
+use crate::cgroup::{Cgroups, ContainerId, Controller, Hierarchies, Layout, SwapReading};
 use crate::error::Error;
+use crate::parse::cgroup::Limit;
 use crate::parse::cpuinfo::parse_cpuinfo;
 use crate::parse::cpuset::{parse_cpuset, CpuSet};
 use crate::parse::diskstats::parse_diskstats;
 use crate::parse::meminfo::parse_meminfo;
-use crate::parse::pressure::parse_pressure;
+use crate::parse::pressure::PressureKind;
 use crate::parse::proc_pid::parse_pid_stat;
 use crate::parse::stat::parse_stat;
 use crate::parse::swaps::parse_swaps;
 use crate::parse::uptime::parse_uptime;
-use crate::snapshot::{ContainerId, ContainerView, Fallback, HostView, LoadView, Parts};
+use crate::snapshot::{
+    ContainerView, Fallback, FallbackKind, HostCpuFiles, HostView, LoadView, MemoryView, Parts,
+    SwapView,
+};
 use crate::source::{read_text, Source};
+use std::sync::Arc;
 
-/// Host memory.
-pub const PROC_MEMINFO: &str = "/proc/meminfo";
-/// Host CPU times.
-pub const PROC_STAT: &str = "/proc/stat";
-/// Host CPUs.
-pub const PROC_CPUINFO: &str = "/proc/cpuinfo";
-/// Host block devices.
-pub const PROC_DISKSTATS: &str = "/proc/diskstats";
-/// Host swap areas.
-pub const PROC_SWAPS: &str = "/proc/swaps";
-/// Host uptime.
-pub const PROC_UPTIME: &str = "/proc/uptime";
-/// Host load.
-pub const PROC_LOADAVG: &str = "/proc/loadavg";
-/// Host slab caches.
-pub const PROC_SLABINFO: &str = "/proc/slabinfo";
-/// Host PSI, in the order cpu, memory, io.
-pub const PROC_PRESSURE: [&str; 3] = [
-    "/proc/pressure/cpu",
-    "/proc/pressure/memory",
-    "/proc/pressure/io",
-];
-/// Online CPUs.
-pub const SYS_CPU_ONLINE: &str = "/sys/devices/system/cpu/online";
-/// Offline CPUs.
-pub const SYS_CPU_OFFLINE: &str = "/sys/devices/system/cpu/offline";
-/// Possible CPUs.
-pub const SYS_CPU_POSSIBLE: &str = "/sys/devices/system/cpu/possible";
-/// Present CPUs.
-pub const SYS_CPU_PRESENT: &str = "/sys/devices/system/cpu/present";
+const PROC_MEMINFO: &str = "/proc/meminfo";
+const PROC_STAT: &str = "/proc/stat";
+const PROC_CPUINFO: &str = "/proc/cpuinfo";
+const PROC_DISKSTATS: &str = "/proc/diskstats";
+const PROC_SWAPS: &str = "/proc/swaps";
+const PROC_UPTIME: &str = "/proc/uptime";
+const PROC_LOADAVG: &str = "/proc/loadavg";
+const PROC_SLABINFO: &str = "/proc/slabinfo";
+/// `/proc/pressure/<kind>`.
+const PROC_PRESSURE_DIR: &str = "/proc/pressure";
+const SYS_CPU_ONLINE: &str = "/sys/devices/system/cpu/online";
+const SYS_CPU_OFFLINE: &str = "/sys/devices/system/cpu/offline";
+const SYS_CPU_POSSIBLE: &str = "/sys/devices/system/cpu/possible";
+const SYS_CPU_PRESENT: &str = "/sys/devices/system/cpu/present";
+
+/// How long [`HostCpuFiles`] are reused before they are read again.
+pub(crate) const CPU_FILES_MAX_AGE_NS: u64 = 1_000_000_000;
 
 /// Most tasks one loadavg sample looks at, so a fork bomb cannot stall the sampler.
-pub const MAX_TASKS_PER_SAMPLE: usize = 100_000;
+const MAX_TASKS_PER_SAMPLE: usize = 100_000;
 
 fn host_file(source: &dyn Source, path: &str) -> String {
     read_text(source, path).unwrap_or_else(|e| {
@@ -57,9 +48,27 @@ fn host_file(source: &dyn Source, path: &str) -> String {
     })
 }
 
-/// Read the host files that `parts` need.
-pub fn collect_host(source: &dyn Source, parts: Parts) -> HostView {
-    let mut h = HostView::default();
+/// cpuinfo, possible and present.
+pub(crate) fn collect_host_cpu_files(source: &dyn Source) -> HostCpuFiles {
+    let cpuinfo_text = host_file(source, PROC_CPUINFO);
+    HostCpuFiles {
+        cpuinfo: parse_cpuinfo(&cpuinfo_text),
+        cpuinfo_text,
+        cpu_possible_text: host_file(source, SYS_CPU_POSSIBLE),
+        cpu_present_text: host_file(source, SYS_CPU_PRESENT),
+    }
+}
+
+/// Read the host files that `parts` need; `cpu_files` are the slow-changing CPU files.
+pub(crate) fn collect_host(
+    source: &dyn Source,
+    parts: Parts,
+    cpu_files: Arc<HostCpuFiles>,
+) -> HostView {
+    let mut h = HostView {
+        cpu_files,
+        ..HostView::default()
+    };
     if parts.contains(Parts::MEMORY) {
         h.meminfo_text = host_file(source, PROC_MEMINFO);
         h.meminfo = parse_meminfo(&h.meminfo_text);
@@ -69,8 +78,6 @@ pub fn collect_host(source: &dyn Source, parts: Parts) -> HostView {
     if parts.contains(Parts::CPUSET) || parts.contains(Parts::CPUACCT) {
         h.stat_text = host_file(source, PROC_STAT);
         h.stat = parse_stat(&h.stat_text);
-        h.cpuinfo_text = host_file(source, PROC_CPUINFO);
-        h.cpuinfo = parse_cpuinfo(&h.cpuinfo_text);
         // Online CPUs: the kernel's list, kept consistent with the CPUs /proc/stat reports
         // (they agree on a sane kernel; if either is garbage the other wins).
         let in_stat = CpuSet::from_cpus(h.stat.cpus().map(|(n, _)| n));
@@ -90,22 +97,20 @@ pub fn collect_host(source: &dyn Source, parts: Parts) -> HostView {
                 }
             }
         };
-        h.cpu_possible_text = host_file(source, SYS_CPU_POSSIBLE);
-        h.cpu_present_text = host_file(source, SYS_CPU_PRESENT);
         h.cpu_offline_text = host_file(source, SYS_CPU_OFFLINE);
     }
-    if parts.contains(Parts::UPTIME) {
-        h.uptime = read_text(source, PROC_UPTIME)
-            .ok()
-            .and_then(|t| parse_uptime(&t).ok());
+    if parts.contains(Parts::UPTIME) || parts.contains(Parts::CPUACCT) {
+        h.uptime_text = host_file(source, PROC_UPTIME);
+        h.uptime = parse_uptime(&h.uptime_text).ok();
     }
     if parts.contains(Parts::IO) {
         h.diskstats_text = host_file(source, PROC_DISKSTATS);
         h.diskstats = parse_diskstats(&h.diskstats_text);
     }
     if parts.contains(Parts::PRESSURE) {
-        for (i, p) in PROC_PRESSURE.iter().enumerate() {
-            h.pressure_text[i] = host_file(source, p);
+        for kind in PressureKind::ALL {
+            *h.pressure_text.get_mut(kind) =
+                host_file(source, &format!("{PROC_PRESSURE_DIR}/{}", kind.name()));
         }
     }
     if parts.contains(Parts::SLAB) {
@@ -122,23 +127,73 @@ fn container_path(p: &Option<String>) -> Option<&str> {
     p.as_deref().filter(|p| *p != "/")
 }
 
-fn note(fb: &mut Vec<Fallback>, what: &'static str, e: &Error) {
+fn note(fb: &mut Vec<Fallback>, kind: FallbackKind, e: &Error) {
     fb.push(Fallback {
-        what,
+        kind,
         reason: e.to_string(),
     });
+}
+
+/// The memory view of a reading, every unreadable value replaced (and recorded).
+fn memory_view(cg: &Cgroups, path: &str, fb: &mut Vec<Fallback>) -> Option<MemoryView> {
+    let r = match cg.memory(path) {
+        Ok(r) => r,
+        Err(e) => {
+            note(fb, FallbackKind::MemoryCgroup, &e);
+            return None;
+        }
+    };
+    let stat = r.stat.unwrap_or_else(|e| {
+        note(fb, FallbackKind::MemoryStat, &e);
+        Default::default()
+    });
+    let limit = r.limit.unwrap_or_else(|e| {
+        note(fb, FallbackKind::MemoryLimit, &e);
+        Limit::Max
+    });
+    let usage = r.usage.unwrap_or_else(|e| {
+        note(fb, FallbackKind::MemoryUsage, &e);
+        stat.estimated_usage()
+    });
+    let swap = match r.swap {
+        SwapReading::NotAccounted => None,
+        SwapReading::Unreadable(e) => {
+            note(fb, FallbackKind::SwapAccounting, &e);
+            None
+        }
+        SwapReading::Accounted {
+            limit,
+            usage,
+            swappiness,
+        } => Some(SwapView {
+            limit: limit.unwrap_or_else(|e| {
+                note(fb, FallbackKind::SwapLimit, &e);
+                Limit::Max
+            }),
+            usage: usage.unwrap_or_else(|e| {
+                note(fb, FallbackKind::SwapUsage, &e);
+                0
+            }),
+            swappiness,
+        }),
+    };
+    Some(MemoryView {
+        limit,
+        usage,
+        stat,
+        swap,
+    })
 }
 
 /// Collect the `parts` of container `id`. `host_online` are the CPUs the host has
 /// online (cpusets are intersected with it). Nothing fails: what cannot be read is a
 /// recorded fallback.
-pub fn collect_container(
+pub(crate) fn collect_container(
     source: &dyn Source,
     hierarchies: Option<&Hierarchies>,
     id: &ContainerId,
     parts: Parts,
     host_online: &CpuSet,
-    options: &RenderOptions,
 ) -> ContainerView {
     let mut v = ContainerView::default();
     let Some(h) = hierarchies else {
@@ -151,10 +206,7 @@ pub fn collect_container(
     let fb = &mut v.fallbacks;
     if parts.contains(Parts::MEMORY) {
         if let Some(p) = container_path(&id.memory) {
-            match cg.memory(p, fb) {
-                Ok(m) => v.memory = Some(m),
-                Err(e) => note(fb, "memory cgroup (host meminfo shown)", &e),
-            }
+            v.memory = memory_view(&cg, p, fb);
         }
     }
     if parts.contains(Parts::CPUSET) {
@@ -164,28 +216,28 @@ pub fn collect_container(
                     let visible = set.intersection(host_online);
                     if visible.is_empty() {
                         fb.push(Fallback {
-                            what: "cpuset (host CPUs shown)",
+                            kind: FallbackKind::Cpuset,
                             reason: format!("cpuset {set} has no online CPU"),
                         });
                     } else {
                         v.cpuset = Some(visible);
                     }
                 }
-                Err(e) => note(fb, "cpuset (host CPUs shown)", &e),
+                Err(e) => note(fb, FallbackKind::Cpuset, &e),
             }
         }
         if let Some(p) = container_path(&id.cpu) {
             match cg.cpu_quota(p) {
                 Ok(q) => v.quota = q,
-                Err(e) => note(fb, "CPU quota (none assumed)", &e),
+                Err(e) => note(fb, FallbackKind::CpuQuota, &e),
             }
         }
     }
     if parts.contains(Parts::CPUACCT) {
         if let Some(p) = container_path(&id.cpuacct) {
-            match cg.cpu_usage(p) {
-                Ok(u) => v.cpu_usage = Some(u),
-                Err(e) => note(fb, "CPU usage (host times shown)", &e),
+            match cg.cpu_time(p) {
+                Ok(u) => v.cpu_time = Some(u),
+                Err(e) => note(fb, FallbackKind::CpuUsage, &e),
             }
         }
     }
@@ -193,39 +245,50 @@ pub fn collect_container(
         if let Some(p) = container_path(&id.io) {
             match cg.io(p) {
                 Ok(io) => v.io = io,
-                Err(e) => note(fb, "block I/O (host diskstats shown)", &e),
+                Err(e) => note(fb, FallbackKind::BlockIo, &e),
             }
         }
     }
     if parts.contains(Parts::PRESSURE) && h.layout == Layout::Unified {
         if let Some(p) = container_path(&id.unified) {
-            for (i, slot) in v.pressure.iter_mut().enumerate() {
-                match v2::pressure(&cg, p, i).map(|t| parse_pressure(&t)) {
-                    Ok(Ok(lines)) => *slot = Some(lines),
-                    Ok(Err(e)) => fb.push(Fallback {
-                        what: "pressure (host PSI shown)",
-                        reason: e.what,
-                    }),
-                    Err(e) => note(fb, "pressure (host PSI shown)", &e),
+            for kind in PressureKind::ALL {
+                match cg.pressure(p, kind) {
+                    Ok(lines) => *v.pressure.get_mut(kind) = Some(lines),
+                    Err(e) => note(fb, FallbackKind::Pressure(kind), &e),
                 }
             }
         }
     }
     if parts.contains(Parts::SLAB) {
         if let Some(p) = container_path(&id.memory) {
-            if cg.version(Controller::Memory) == Some(crate::snapshot::CgroupVersion::V1) {
-                v.slabinfo = v1::kmem_slabinfo(&cg, p);
-            }
+            v.slabinfo = cg.slabinfo(p);
         }
     }
-    let _ = options;
     v
+}
+
+/// Whether the cgroup of `id` still exists (the cpu hierarchy, else memory).
+pub(crate) fn cgroup_exists(
+    source: &dyn Source,
+    hierarchies: &Hierarchies,
+    id: &ContainerId,
+) -> bool {
+    let cg = Cgroups {
+        source,
+        hierarchies,
+    };
+    for c in [Controller::Cpu, Controller::Memory] {
+        if let (Some(_), Some(p)) = (hierarchies.controller(c), id.path(c)) {
+            return cg.exists(c, p);
+        }
+    }
+    true
 }
 
 /// The task counts of container `id` for loadavg: the threads of the processes in its
 /// cpu cgroup and 3 levels of descendants (LXCFS's depth). `None` for the root cgroup or
-/// when there are no cgroups. Returns the counts and the number of tasks scanned.
-pub fn collect_load(
+/// when there are no cgroups.
+pub(crate) fn collect_load(
     source: &dyn Source,
     hierarchies: Option<&Hierarchies>,
     id: &ContainerId,
@@ -244,7 +307,7 @@ pub fn collect_load(
 }
 
 /// Count the threads of `pids` and those in state R or D (LXCFS's loadavg rule).
-pub fn collect_tasks(source: &dyn Source, pids: &[u32]) -> LoadView {
+fn collect_tasks(source: &dyn Source, pids: &[u32]) -> LoadView {
     let mut load = LoadView::default();
     let mut seen = 0usize;
     for pid in pids {

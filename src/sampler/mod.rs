@@ -1,416 +1,345 @@
-//! The sampler: collects cgroup and host data and publishes snapshots.
+//! The sampler: the one thread that reads cgroups and host files and publishes
+//! snapshots.
 //!
 //! Rules:
-//! * **Freshness.** A read never uses a snapshot older than `max_staleness`: the sampler
-//!   refreshes every container read within `active_window` every `max_staleness / 2`,
-//!   and a reader that finds no usable snapshot (a container seen for the first time, or
-//!   one not read for a while) builds one synchronously, once, and publishes it.
-//! * **One sample time.** A snapshot's container and host data are read in one pass
-//!   stamped with one clock reading, so ratios between reads stay exact.
-//! * **Work follows reads.** Only containers read recently are sampled, only the parts
-//!   their readers asked for; a container unread for `forget_after` is dropped.
-//! * **Publication.** Whole snapshots are swapped in (copy-on-write); readers never lock.
-//!
-//! [`Engine::tick`] is one sampler pass and is what tests call; [`Engine::spawn_sampler`]
-//! runs it on a thread and serves refresh requests from readers over a channel.
+//! * **One writer.** The sampler thread owns the source, the cgroup layout and every
+//!   view's history as plain thread-owned data (no lock). Readers never read cgroup
+//!   files and never publish: they load the published snapshot of their view, and when
+//!   it is missing or too old they send a demand and wait for this thread.
+//! * **Freshness.** A read never uses a snapshot older than `max_staleness`: views read
+//!   within `active_window` are sampled every `max_staleness / 2`; a view read after a
+//!   pause is demanded by its reader and sampled at once.
+//! * **One sample time.** A pass reads the host files once and every view's cgroup files
+//!   with one clock reading, so ratios between container and host numbers are exact.
+//! * **Work follows reads.** Only views read recently are sampled, only the parts their
+//!   readers asked for; a view unread for `forget_after` is retired (its history stays
+//!   for an hour, or until its cgroup disappears, so its counters continue if it is read
+//!   again). With nothing being read the thread sleeps until a demand arrives.
+//! * **Histories first, then snapshots.** Each pass saves the histories (when a
+//!   [`persist::StateStore`] is given) before publishing what was computed from them, so
+//!   a successor process starts from the newest state any reader has seen.
 
-pub mod collect;
-pub mod history;
+pub(crate) mod collect;
+pub(crate) mod history;
+pub(crate) mod persist;
 
 use crate::cgroup::Hierarchies;
 use crate::clock::{Clock, Timestamp};
 use crate::config::Config;
-use crate::identity::{Identity, Reader};
-use crate::snapshot::store::{CowMap, Entry, Published, SnapshotStore};
-use crate::snapshot::{ContainerId, ContainerView, HostView, Parts, Snapshot};
+use crate::snapshot::store::{Demand, Request, Store, View};
+use crate::snapshot::{HostCpuFiles, HostView, Parts, Snapshot, ViewKey};
 use crate::source::Source;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use history::History;
+use persist::StateStore;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::thread;
 use std::time::Duration;
 
-/// Messages to the sampler thread.
-#[derive(Debug)]
-pub enum Request {
-    /// A reader saw this container's snapshot half-way to stale: refresh it now.
-    Refresh(ContainerId),
-    /// Re-detect the cgroup layout and drop every cache (SIGUSR1).
-    Redetect,
-    /// End the thread.
-    Stop,
+/// How long the history of a view nobody reads is kept (its cgroup still existing).
+const HISTORY_KEEP_NS: u64 = 3_600_000_000_000;
+/// Passes between two prunings of the histories of views nobody reads.
+const HISTORY_PRUNE_EVERY: u64 = 100;
+/// Most tasks one pass counts over all views, so that hundreds of busy containers
+/// cannot make a pass take seconds (a view over budget keeps its last counts).
+const MAX_TASKS_PER_PASS: u64 = 200_000;
+
+/// When the sampler runs passes on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pacing {
+    /// Every `max_staleness / 2` while something is being read (the daemon).
+    Periodic,
+    /// Only on [`Request::Tick`] (tests and `inspect`, which drive time themselves).
+    Manual,
 }
 
-/// The engine: everything the read path needs, shared by FUSE workers and the sampler.
-pub struct Engine {
+/// The sampler thread's state.
+pub(crate) struct Sampler {
     source: Arc<dyn Source>,
     clock: Arc<dyn Clock>,
     config: Config,
-    hierarchies: Published<Option<Hierarchies>>,
-    identity: Identity,
-    store: SnapshotStore,
-    histories: CowMap<ContainerId, Arc<Mutex<History>>>,
-    passes: AtomicU64,
-    requests: Sender<Request>,
+    hierarchies: Option<Arc<Hierarchies>>,
+    store: Arc<Store>,
     inbox: Receiver<Request>,
+    pacing: Pacing,
+    histories: HashMap<ViewKey, History>,
+    cpu_files: Option<(u64, Arc<HostCpuFiles>)>,
+    generation: u64,
+    passes: u64,
+    state: Option<Box<dyn StateStore>>,
+    /// Hash of the fallbacks last logged per view, so each change is logged once.
+    logged_fallbacks: HashMap<ViewKey, u64>,
 }
 
-/// Passes between two prunings of the histories of containers nobody reads.
-const HISTORY_PRUNE_EVERY: u64 = 100;
-/// How long the history of a container nobody reads is kept (its cgroup still existing).
-const HISTORY_KEEP_NS: u64 = 3_600_000_000_000;
-
-/// Most tasks one sampler pass counts over all containers, so that hundreds of busy
-/// containers cannot make a pass take seconds.
-pub const MAX_TASKS_PER_PASS: u64 = 200_000;
-
-/// A history's lock; a poisoned lock (a panic elsewhere) still yields the data.
-fn lock_history(h: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
-    h.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn detect(source: &dyn Source) -> Option<Hierarchies> {
-    match Hierarchies::detect(source) {
-        Ok(h) => {
-            log::info!("cgroup layout: {:?}", h.layout);
-            Some(h)
+impl Sampler {
+    /// A sampler over `source`; its histories start from `state` when that holds one.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        source: Arc<dyn Source>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        hierarchies: Option<Arc<Hierarchies>>,
+        store: Arc<Store>,
+        inbox: Receiver<Request>,
+        pacing: Pacing,
+        mut state: Option<Box<dyn StateStore>>,
+    ) -> Sampler {
+        let histories = state
+            .as_mut()
+            .and_then(|s| s.load())
+            .map(|blob| persist::decode_state(&String::from_utf8_lossy(&blob)))
+            .unwrap_or_default();
+        if !histories.is_empty() {
+            log::info!(
+                "continuing the load averages and CPU counters of {} views",
+                histories.len()
+            );
         }
-        Err(e) => {
-            log::warn!("no cgroup hierarchy found ({e}); every file shows host values");
-            None
-        }
-    }
-}
-
-impl Engine {
-    /// An engine over `source`, with time from `clock`.
-    pub fn new(source: Arc<dyn Source>, clock: Arc<dyn Clock>, config: Config) -> Arc<Engine> {
-        let (requests, inbox) = bounded(1024);
-        Arc::new(Engine {
-            hierarchies: Published::new(detect(source.as_ref())),
-            identity: Identity::new(config.identity),
+        Sampler {
             source,
             clock,
             config,
-            store: SnapshotStore::default(),
-            histories: CowMap::default(),
-            passes: AtomicU64::new(0),
-            requests,
+            hierarchies,
+            store,
             inbox,
-        })
-    }
-
-    /// The kernel the engine reads.
-    pub fn source(&self) -> &dyn Source {
-        self.source.as_ref()
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The detected hierarchies (None: no cgroups at all).
-    pub fn hierarchies(&self) -> Arc<Option<Hierarchies>> {
-        self.hierarchies.load()
-    }
-
-    /// The current time of the engine's clock.
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
-    /// Who `pid` is (see [`crate::identity`]).
-    pub fn reader(&self, pid: u32) -> Reader {
-        let h = self.hierarchies.load();
-        match h.as_ref() {
-            Some(h) => {
-                self.identity
-                    .resolve(self.source.as_ref(), h, pid, self.clock.now().mono_ns)
-            }
-            None => Reader {
-                container: ContainerId::default(),
-                init_start_ticks: None,
-            },
+            pacing,
+            histories,
+            cpu_files: None,
+            generation: 0,
+            passes: 0,
+            state,
+            logged_fallbacks: HashMap::new(),
         }
     }
 
-    /// Number of containers with a published snapshot.
-    pub fn containers(&self) -> usize {
-        self.store.len()
+    /// Serve demands and run passes until [`Request::Stop`] or until every sender is gone.
+    pub(crate) fn run(mut self) {
+        let period_ns = (self.config.max_staleness_ns / 2).max(1_000_000);
+        let mut next_pass = self.clock.now().mono_ns.saturating_add(period_ns);
+        loop {
+            let idle = self.pacing == Pacing::Manual || self.store.len() == 0;
+            let message = if idle {
+                self.inbox
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                let wait = next_pass.saturating_sub(self.clock.now().mono_ns);
+                self.inbox.recv_timeout(Duration::from_nanos(wait))
+            };
+            match message {
+                Ok(Request::Demand(first)) => {
+                    // Demands that arrived together are served by one pass.
+                    let mut demands = vec![first];
+                    while let Ok(Request::Demand(d)) = self.inbox.try_recv() {
+                        demands.push(d);
+                    }
+                    self.serve(demands);
+                }
+                Ok(Request::Tick(done)) => {
+                    self.pass();
+                    let _ = done.send(());
+                }
+                Ok(Request::Stop(done)) => {
+                    self.save();
+                    let _ = done.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.pass();
+                    next_pass = self.clock.now().mono_ns.saturating_add(period_ns);
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
     }
 
-    fn history(&self, id: &ContainerId) -> Arc<Mutex<History>> {
-        self.histories
-            .get_or_insert(id, Arc::new(Mutex::new(History::default())))
+    fn cpu_files(&mut self, now_ns: u64) -> Arc<HostCpuFiles> {
+        match &self.cpu_files {
+            Some((at, files)) if now_ns.saturating_sub(*at) < collect::CPU_FILES_MAX_AGE_NS => {
+                Arc::clone(files)
+            }
+            _ => {
+                let files = Arc::new(collect::collect_host_cpu_files(self.source.as_ref()));
+                self.cpu_files = Some((now_ns, Arc::clone(&files)));
+                files
+            }
+        }
     }
 
-    fn collect(&self, id: &ContainerId, parts: Parts, host: &HostView) -> ContainerView {
-        let h = self.hierarchies.load();
-        collect::collect_container(
+    fn host(&mut self, parts: Parts, now: Timestamp) -> Arc<HostView> {
+        let cpu_files = self.cpu_files(now.mono_ns);
+        Arc::new(collect::collect_host(
             self.source.as_ref(),
-            h.as_ref().as_ref(),
-            id,
+            parts,
+            cpu_files,
+        ))
+    }
+
+    /// Sample one view (cgroup files, history) at `now` with the pass's host data.
+    fn sample(
+        &mut self,
+        key: &ViewKey,
+        parts: Parts,
+        now: Timestamp,
+        host: &Arc<HostView>,
+        tasks_scanned: &mut u64,
+    ) -> Snapshot {
+        let hierarchies = self.hierarchies.as_deref();
+        let mut container = collect::collect_container(
+            self.source.as_ref(),
+            hierarchies,
+            &key.cgroups,
             parts,
             &host.cpu_online,
-            &self.config.render,
-        )
-    }
-
-    /// Take one sample of container `id` at `taken` (with the host data `host` of the same
-    /// pass), apply its history and publish it. Returns `None` when a newer sample was
-    /// applied meanwhile (the published one is then the one to use). The history lock is
-    /// held only by writers (the sampler, a reader building a missing snapshot), never on
-    /// the read path of a fresh snapshot.
-    fn sample(
-        &self,
-        id: &ContainerId,
-        parts: Parts,
-        taken: Timestamp,
-        host: Arc<HostView>,
-        tasks_scanned: &mut u64,
-    ) -> Option<Arc<Snapshot>> {
-        let mut container = self.collect(id, parts, &host);
-        let history = self.history(id);
-        let wants_load = parts.contains(Parts::LOAD) && self.config.render.enable_loadavg;
-        // Tasks are counted (I/O) outside the lock, only when a load sample is due and the
-        // pass's budget allows (a container over budget keeps its last counts and is
-        // sampled on the next pass).
-        let counts = if wants_load
-            && *tasks_scanned < MAX_TASKS_PER_PASS
-            && lock_history(&history).load_due(taken.mono_ns)
-        {
-            let h = self.hierarchies.load();
-            collect::collect_load(self.source.as_ref(), h.as_ref().as_ref(), id)
-        } else {
-            None
-        };
-        let mut h = lock_history(&history);
-        if h.is_stale(taken.mono_ns) {
-            return None;
-        }
-        if wants_load {
+        );
+        let history = self.histories.entry(key.clone()).or_default();
+        let options = &self.config.render;
+        if parts.contains(Parts::LOAD) && options.enable_loadavg {
+            let counts = if history.load_due(now.mono_ns) && *tasks_scanned < MAX_TASKS_PER_PASS {
+                collect::collect_load(self.source.as_ref(), hierarchies, &key.cgroups)
+            } else {
+                None
+            };
             container.load = match counts {
                 Some(c) => {
                     *tasks_scanned += c.total;
-                    Some(h.apply_load(taken.mono_ns, c))
+                    Some(history.apply_load(now.mono_ns, c))
                 }
-                None => h.last_load(),
+                None => history.last_load(),
             };
         }
         if parts.contains(Parts::CPUSET) && parts.contains(Parts::CPUACCT) {
-            container.cpu_lines =
-                Some(h.apply_cpu(taken.mono_ns, &container, &host, &self.config.render));
+            container.cpu = history.apply_cpu(
+                now.mono_ns,
+                now.boot_ns,
+                key.anchor,
+                &container,
+                host,
+                options,
+            );
         }
-        let snap = Snapshot {
-            taken,
+        self.log_fallbacks(key, &container.fallbacks);
+        self.generation += 1;
+        Snapshot {
+            taken: now,
+            generation: self.generation,
             parts,
-            host,
+            anchor: key.anchor,
+            host: Arc::clone(host),
             container: Arc::new(container),
-        };
-        // Published under the history lock, so publication order = history order.
-        Some(self.publish(id, snap, taken.mono_ns))
+        }
     }
 
-    fn publish(&self, id: &ContainerId, snap: Snapshot, now_ns: u64) -> Arc<Snapshot> {
-        let snap = Arc::new(snap);
-        let entry = match self.store.get(id) {
-            Some(e) => {
-                e.publish(Arc::clone(&snap));
-                e
-            }
-            None => self
-                .store
-                .get_or_insert(id, Arc::new(Entry::new(Arc::clone(&snap), now_ns))),
-        };
-        entry.publish(Arc::clone(&snap));
+    fn log_fallbacks(&mut self, key: &ViewKey, fallbacks: &[crate::snapshot::Fallback]) {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        snap.container.fallbacks.hash(&mut hasher);
-        if entry.fallbacks_changed(hasher.finish()) {
-            for f in &snap.container.fallbacks {
-                log::warn!("container {id}: {}: {}", f.what, f.reason);
+        fallbacks.hash(&mut hasher);
+        let hash = hasher.finish();
+        if self.logged_fallbacks.insert(key.clone(), hash) != Some(hash) {
+            for f in fallbacks {
+                log::warn!("container {}: {}: {}", key.cgroups, f.kind, f.reason);
             }
         }
-        snap
     }
 
-    fn build(&self, id: &ContainerId, parts: Parts, taken: Timestamp) -> Arc<Snapshot> {
-        let host = Arc::new(collect::collect_host(self.source.as_ref(), parts));
+    /// Save every history (before the snapshots computed from them are published).
+    fn save(&mut self) {
+        if let Some(state) = &mut self.state {
+            let blob = persist::encode_state(&self.histories);
+            if let Err(e) = state.save(blob.as_bytes()) {
+                log::warn!("cannot save the soft state ({e}); a restart would reset load averages");
+            }
+        }
+    }
+
+    /// Answer demands: sample each demanded view now and reply with it.
+    fn serve(&mut self, demands: Vec<Demand>) {
+        let now = self.clock.now();
+        let views: Vec<Arc<View>> = demands
+            .iter()
+            .map(|d| self.store.get_or_create(&d.key, now.mono_ns, d.parts))
+            .collect();
+        let all = views.iter().fold(Parts::default(), |p, v| p | v.wanted());
+        let host = self.host(all, now);
         let mut scanned = 0;
-        match self.sample(id, parts, taken, host, &mut scanned) {
-            Some(s) => s,
-            None => match self.store.get(id) {
-                Some(e) => e.load(),
-                // Unreachable in practice (a newer sample implies a published one); build
-                // without history rather than fail.
-                None => {
-                    let host = Arc::new(collect::collect_host(self.source.as_ref(), parts));
-                    let container = self.collect(id, parts, &host);
-                    Arc::new(Snapshot {
-                        taken,
-                        parts,
-                        host,
-                        container: Arc::new(container),
-                    })
-                }
-            },
+        let snapshots: Vec<Snapshot> = views
+            .iter()
+            .map(|v| self.sample(v.key(), v.wanted(), now, &host, &mut scanned))
+            .collect();
+        self.save();
+        for ((view, snap), demand) in views.iter().zip(snapshots).zip(demands) {
+            self.store.publish(view, Arc::new(snap));
+            let _ = demand.reply.send(Arc::clone(view));
         }
     }
 
-    /// The snapshot a read of a file needing `parts` uses for container `id`: the
-    /// published one if fresh enough, else one built now (and published).
-    pub fn snapshot(&self, id: &ContainerId, parts: Parts) -> Arc<Snapshot> {
+    /// One periodic pass: retire views nobody reads (or whose cgroup is gone), sample
+    /// those read recently, prune old histories. Logs its cost at debug level.
+    pub(crate) fn pass(&mut self) {
         let now = self.clock.now();
-        let max = self.config.max_staleness_ns;
-        if let Some(entry) = self.store.get(id) {
-            entry.touch(now.mono_ns, parts);
-            let snap = entry.load();
-            let age = now.mono_since(&snap.taken);
-            if snap.parts.contains(parts) && age <= max {
-                if age > max / 2 {
-                    let _ = self.requests.try_send(Request::Refresh(id.clone()));
-                }
-                return snap;
-            }
-            let wanted = entry.wanted().union(parts);
-            return self.build(id, wanted, now);
-        }
-        self.build(id, parts, now)
-    }
-
-    /// Whether the cgroup of `id` still exists (the cpu hierarchy, else memory).
-    fn cgroup_exists(&self, id: &ContainerId) -> bool {
-        let h = self.hierarchies.load();
-        let Some(h) = h.as_ref() else {
-            return true;
+        let config = self.config;
+        let source = Arc::clone(&self.source);
+        let hierarchies = self.hierarchies.clone();
+        let exists = |key: &ViewKey| match &hierarchies {
+            Some(h) => collect::cgroup_exists(source.as_ref(), h, &key.cgroups),
+            None => true,
         };
-        let probe = [
-            (crate::cgroup::Controller::Cpu, &id.cpu),
-            (crate::cgroup::Controller::Memory, &id.memory),
-        ];
-        for (c, path) in probe {
-            if let (Some(m), Some(p)) = (h.controller(c), path) {
-                return self.source.metadata(&m.dir(p)).is_ok();
+        let mut vanished = Vec::new();
+        let mut unread = 0usize;
+        self.store.retire(|v| {
+            let idle = now.mono_ns.saturating_sub(v.last_read_ns());
+            if idle > config.forget_after_ns {
+                unread += 1;
+                true
+            } else if idle <= config.active_window_ns && !exists(v.key()) {
+                vanished.push(v.key().clone());
+                true
+            } else {
+                false
             }
+        });
+        for key in &vanished {
+            self.histories.remove(key);
+            self.logged_fallbacks.remove(key);
         }
-        true
-    }
-
-    /// One sampler pass: forget containers nobody reads (or whose cgroup is gone),
-    /// refresh those read recently. Logs its cost at debug level.
-    pub fn tick(&self) {
-        let now = self.clock.now();
-        let forget = self.config.forget_after_ns;
-        // Unread containers leave the store (no more sampling); their history stays, so
-        // a container read again later continues its counters instead of starting over,
-        // until its cgroup disappears or an hour passes.
-        let mut gone: Vec<ContainerId> = Vec::new();
-        let mut vanished: Vec<ContainerId> = Vec::new();
-        for (id, e) in self.store.entries() {
-            let idle = now.mono_ns.saturating_sub(e.last_read_ns());
-            if idle <= self.config.active_window_ns && !self.cgroup_exists(&id) {
-                vanished.push(id);
-            } else if idle > forget {
-                gone.push(id);
-            }
-        }
-        if !gone.is_empty() || !vanished.is_empty() {
-            self.store
-                .retain(|id, _| !gone.contains(id) && !vanished.contains(id));
-            self.histories.retain(|id, _| !vanished.contains(id));
-        }
-        if self.passes.fetch_add(1, Ordering::Relaxed) % HISTORY_PRUNE_EVERY == 0 {
-            let stored: Vec<ContainerId> =
-                self.store.entries().into_iter().map(|(id, _)| id).collect();
-            self.histories.retain(|id, h| {
-                stored.contains(id)
-                    || (lock_history(h)
-                        .last_sample_ns()
-                        .saturating_add(HISTORY_KEEP_NS)
-                        >= now.mono_ns
-                        && self.cgroup_exists(id))
+        self.passes += 1;
+        if self.passes % HISTORY_PRUNE_EVERY == 0 {
+            let live: Vec<ViewKey> = self.store.views().iter().map(|v| v.key().clone()).collect();
+            self.histories.retain(|key, h| {
+                live.contains(key)
+                    || (h.last_sample_ns().saturating_add(HISTORY_KEEP_NS) >= now.mono_ns
+                        && exists(key))
             });
+            self.logged_fallbacks.retain(|key, _| live.contains(key));
         }
-        let active: Vec<_> = self
+        let active: Vec<Arc<View>> = self
             .store
-            .entries()
+            .views()
             .into_iter()
-            .filter(|(_, e)| {
-                now.mono_ns.saturating_sub(e.last_read_ns()) <= self.config.active_window_ns
-            })
+            .filter(|v| now.mono_ns.saturating_sub(v.last_read_ns()) <= config.active_window_ns)
             .collect();
         if active.is_empty() {
             return;
         }
-        let all = active
-            .iter()
-            .fold(Parts::default(), |p, (_, e)| p.union(e.wanted()));
-        let host = Arc::new(collect::collect_host(self.source.as_ref(), all));
+        let all = active.iter().fold(Parts::default(), |p, v| p | v.wanted());
+        let host = self.host(all, now);
         let mut scanned = 0;
-        for (id, entry) in &active {
-            self.sample(id, entry.wanted(), now, Arc::clone(&host), &mut scanned);
+        let snapshots: Vec<Snapshot> = active
+            .iter()
+            .map(|v| self.sample(v.key(), v.wanted(), now, &host, &mut scanned))
+            .collect();
+        self.save();
+        for (view, snap) in active.iter().zip(snapshots) {
+            self.store.publish(view, Arc::new(snap));
         }
         if log::log_enabled!(log::Level::Debug) {
             let spent = self.clock.now().mono_since(&now);
             log::debug!(
-                "sampler tick: {} containers, {} unread, {} vanished, {scanned} tasks scanned, {} µs",
+                "sampler pass: {} views, {unread} unread, {} vanished, {scanned} tasks scanned, {} µs",
                 active.len(),
-                gone.len(),
                 vanished.len(),
                 spent / 1000
             );
         }
-    }
-
-    fn refresh(&self, id: &ContainerId) {
-        let Some(entry) = self.store.get(id) else {
-            return;
-        };
-        let now = self.clock.now();
-        if now.mono_since(&entry.load().taken) < self.config.max_staleness_ns / 4 {
-            return;
-        }
-        self.build(id, entry.wanted(), now);
-    }
-
-    /// Re-detect the cgroup layout and drop every cached identity, snapshot and history.
-    pub fn redetect(&self) {
-        self.hierarchies.store(detect(self.source.as_ref()));
-        self.identity.clear();
-        self.store.clear();
-        self.histories.clear();
-    }
-
-    /// Ask the sampler thread for something (non-blocking).
-    pub fn request(&self, r: Request) {
-        let _ = self.requests.try_send(r);
-    }
-
-    /// Run the sampler on its own thread until [`Request::Stop`].
-    pub fn spawn_sampler(self: &Arc<Self>) -> thread::JoinHandle<()> {
-        let engine = Arc::clone(self);
-        let period_ns = (self.config.max_staleness_ns / 2).max(1_000_000);
-        thread::Builder::new()
-            .name("vproc-sampler".into())
-            .spawn(move || {
-                let mut next_tick = engine.clock.now().mono_ns.saturating_add(period_ns);
-                loop {
-                    // Refresh requests are served between ticks; they never postpone one.
-                    let wait = next_tick.saturating_sub(engine.clock.now().mono_ns);
-                    match engine.inbox.recv_timeout(Duration::from_nanos(wait)) {
-                        Ok(Request::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                        Ok(Request::Refresh(id)) => engine.refresh(&id),
-                        Ok(Request::Redetect) => engine.redetect(),
-                        Err(RecvTimeoutError::Timeout) => {
-                            engine.tick();
-                            next_tick = engine.clock.now().mono_ns.saturating_add(period_ns);
-                        }
-                    }
-                }
-            })
-            .expect("spawning the sampler thread")
     }
 }

@@ -1,17 +1,23 @@
-//! [`HostSource`]: the real filesystem. This is the only module that opens files.
+//! [`HostSource`]: the real filesystem. This is the only module that opens kernel files.
 #![allow(clippy::disallowed_methods)]
 
-use super::{Metadata, NodeKind, Source, MAX_FILE_BYTES};
+use super::{start_time_pin, Metadata, NodeKind, Source, TaskPin, MAX_FILE_BYTES};
 use std::fs;
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Reads kernel paths from the real filesystem, below `root` (`/` in production; a
 /// fixture directory in tests).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct HostSource {
     root: PathBuf,
+    /// Whether task pins are pidfds (only on the machine's own `/`).
+    live: bool,
+    /// Cleared once the kernel refused `PIDFD_THREAD` (Linux < 6.9).
+    thread_pidfds: AtomicBool,
 }
 
 impl Default for HostSource {
@@ -23,18 +29,55 @@ impl Default for HostSource {
 impl HostSource {
     /// The machine's own `/`.
     pub fn new() -> Self {
-        Self::rooted("/")
+        HostSource {
+            root: PathBuf::from("/"),
+            live: true,
+            thread_pidfds: AtomicBool::new(true),
+        }
     }
 
-    /// Kernel paths resolved below `root` (used by the testkit's fixture trees).
+    /// Kernel paths resolved below `root` (the testkit's fixture trees). Task pins are
+    /// start times read from the tree.
     pub fn rooted(root: impl AsRef<Path>) -> Self {
         HostSource {
             root: root.as_ref().to_path_buf(),
+            live: false,
+            thread_pidfds: AtomicBool::new(false),
         }
     }
 
     fn map(&self, path: &str) -> PathBuf {
         self.root.join(path.trim_start_matches('/'))
+    }
+
+    /// A pidfd for thread `pid`: a thread pidfd where the kernel has them, else a
+    /// process pidfd when `pid` leads its thread group; `None` when neither is possible
+    /// (a non-leader thread on an old kernel).
+    fn pidfd(&self, pid: u32) -> io::Result<Option<TaskPin>> {
+        if self.thread_pidfds.load(Ordering::Relaxed) {
+            match crate::sys::pidfd_open(pid, true) {
+                Ok(fd) => return Ok(Some(TaskPin::Fd(fd))),
+                Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {
+                    log::debug!("no thread pidfds on this kernel (Linux < 6.9): pinning threads by start time");
+                    self.thread_pidfds.store(false, Ordering::Relaxed);
+                }
+                Err(e) if e.raw_os_error() == Some(nix::libc::ENOSYS) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        match crate::sys::pidfd_open(pid, false) {
+            Ok(fd) => Ok(Some(TaskPin::Fd(fd))),
+            // EINVAL: `pid` is a thread but not a thread-group leader.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EINVAL | nix::libc::ENOSYS)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -76,6 +119,29 @@ impl Source for HostSource {
             kind,
             mode: meta.permissions().mode() & 0o7777,
         })
+    }
+
+    fn pin_task(&self, pid: u32) -> io::Result<TaskPin> {
+        if self.live {
+            if let Some(pin) = self.pidfd(pid)? {
+                return Ok(pin);
+            }
+        }
+        start_time_pin(self, pid)
+    }
+
+    fn task_alive(&self, pin: &TaskPin) -> bool {
+        match pin {
+            TaskPin::Fd(fd) => {
+                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+                // A pidfd polls readable once its task has exited; 0 ready = alive.
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
+            }
+            TaskPin::StartTime { pid, start_ticks } => {
+                super::task_start_ticks(self, *pid) == Some(*start_ticks)
+            }
+        }
     }
 }
 

@@ -1,67 +1,76 @@
-//! Open files: the bytes rendered at open, served at every offset until release.
+//! Open files: what each open file serves.
 //!
-//! This is the kernel's `single_open` seq_file semantics (and LXCFS's per-open cache):
-//! a reader that reads in small pieces sees one consistent rendering, never a torn mix
-//! of two samples. Unlike LXCFS, a read at an offset > 0 without a prior read at 0 is
-//! served too (the content exists from open on).
+//! Semantics are the kernel's `single_open` seq_file (and LXCFS's): a read at offset 0 —
+//! also after `lseek(0)` on a file kept open, as `top`, `vmstat` and `free -s` do —
+//! takes the current rendering; reads at later offsets continue from that same rendering,
+//! so a reader that reads in small pieces sees one consistent file, never a torn mix of
+//! two samples. A read at an offset > 0 before any read at 0 takes a rendering too
+//! (LXCFS returns EOF there).
 //!
-//! The table is lock-free: a slab of `ArcSwapOption` slots in lazily allocated chunks.
-//! A file handle is `generation << 32 | (slot + 1)`, so a stale handle never reads a
-//! reused slot. Open claims a free slot with compare-and-swap; read loads; release
-//! clears.
+//! The table is lock-free and allocates nothing per open: a slab of slots in lazily
+//! allocated chunks; open claims a free slot with compare-and-swap, release frees it.
+//! A handle is `epoch << 48 | generation << 32 | (slot + 1)`: the generation makes a
+//! stale handle miss a reused slot; the epoch is the serving process's, so after a
+//! restart the handles the kernel still holds (from the previous process) are told apart
+//! and served from a small side table ([`HandleTable::foreign`]) until released.
 
 use crate::error::{Error, Result};
+use crate::snapshot::store::Rendered;
 use arc_swap::ArcSwapOption;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 const CHUNK: usize = 1024;
+/// At most 262 144 files open at once; one more open fails with `EMFILE`.
+/// At most 262 144 files open at once; one more open fails with `EMFILE`.
 const MAX_CHUNKS: usize = 256;
 
-/// Most files open at once (262 144); one more open fails with `EMFILE`.
-pub const MAX_OPEN: usize = CHUNK * MAX_CHUNKS;
+/// A file handle as the kernel holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileHandle(pub u64);
 
-/// What one open file serves.
-#[derive(Debug)]
-pub struct OpenFile {
-    generation: u32,
-    /// The rendered content.
-    pub bytes: Box<[u8]>,
+#[derive(Default)]
+struct Slot {
+    /// 0 while free, else the (16-bit, never 0) generation of the open occupying it.
+    tag: AtomicU32,
+    content: ArcSwapOption<Rendered>,
 }
 
-type Chunk = Box<[ArcSwapOption<OpenFile>]>;
-
 /// All open files.
-#[derive(Debug)]
-pub struct HandleTable {
-    chunks: Box<[OnceLock<Chunk>]>,
+pub(crate) struct HandleTable {
+    epoch: u16,
+    chunks: Box<[OnceLock<Box<[Slot]>>]>,
     allocated: AtomicUsize,
     cursor: AtomicUsize,
     generation: AtomicU32,
+    /// Handles of a previous serving process: content by handle, until released.
+    foreign: Mutex<HashMap<u64, Arc<Rendered>>>,
 }
 
-impl Default for HandleTable {
-    fn default() -> Self {
+impl HandleTable {
+    /// A table whose handles carry `epoch` (never 0 for a daemon: the supervisor numbers
+    /// serving processes from 1).
+    pub(crate) fn new(epoch: u16) -> HandleTable {
         HandleTable {
+            epoch,
             chunks: (0..MAX_CHUNKS).map(|_| OnceLock::new()).collect(),
             allocated: AtomicUsize::new(1),
             cursor: AtomicUsize::new(0),
             generation: AtomicU32::new(1),
+            foreign: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl HandleTable {
-    fn slot(&self, index: usize) -> &ArcSwapOption<OpenFile> {
+    fn slot(&self, index: usize) -> &Slot {
         let chunk = self.chunks[index / CHUNK]
-            .get_or_init(|| (0..CHUNK).map(|_| ArcSwapOption::empty()).collect());
+            .get_or_init(|| (0..CHUNK).map(|_| Slot::default()).collect());
         &chunk[index % CHUNK]
     }
 
-    /// Store `bytes` and return the file handle.
-    pub fn insert(&self, bytes: Box<[u8]>) -> Result<u64> {
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed).max(1);
-        let file = Arc::new(OpenFile { generation, bytes });
+    /// A new handle with no content yet.
+    pub(crate) fn open(&self) -> Result<FileHandle> {
+        let generation = (self.generation.fetch_add(1, Ordering::Relaxed) & 0xffff).max(1);
         loop {
             let allocated = self.allocated.load(Ordering::Acquire);
             let slots = allocated * CHUNK;
@@ -69,12 +78,17 @@ impl HandleTable {
             for i in 0..slots {
                 let index = (start + i) % slots;
                 let slot = self.slot(index);
-                if slot.load().is_some() {
-                    continue;
-                }
-                let prev = slot.compare_and_swap(&None::<Arc<OpenFile>>, Some(Arc::clone(&file)));
-                if prev.is_none() {
-                    return Ok((u64::from(generation) << 32) | (index as u64 + 1));
+                if slot
+                    .tag
+                    .compare_exchange(0, generation, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    slot.content.store(None);
+                    return Ok(FileHandle(
+                        (u64::from(self.epoch) << 48)
+                            | (u64::from(generation) << 32)
+                            | (index as u64 + 1),
+                    ));
                 }
             }
             if allocated >= MAX_CHUNKS {
@@ -85,34 +99,80 @@ impl HandleTable {
         }
     }
 
-    fn locate(&self, fh: u64) -> Option<(usize, u32)> {
-        let index = usize::try_from(fh & 0xffff_ffff).ok()?.checked_sub(1)?;
-        (index < self.allocated.load(Ordering::Acquire) * CHUNK)
-            .then_some((index, (fh >> 32) as u32))
+    /// The slot of `fh` if it belongs to this table and is open.
+    fn own(&self, fh: FileHandle) -> Option<&Slot> {
+        if (fh.0 >> 48) as u16 != self.epoch {
+            return None;
+        }
+        let index = usize::try_from(fh.0 & 0xffff_ffff).ok()?.checked_sub(1)?;
+        if index >= self.allocated.load(Ordering::Acquire) * CHUNK {
+            return None;
+        }
+        let slot = self.slot(index);
+        (slot.tag.load(Ordering::Acquire) == ((fh.0 >> 32) & 0xffff) as u32).then_some(slot)
     }
 
-    /// The open file behind `fh`.
-    pub fn get(&self, fh: u64) -> Result<Arc<OpenFile>> {
-        let (index, generation) = self.locate(fh).ok_or(Error::BadHandle)?;
-        self.slot(index)
-            .load_full()
-            .filter(|f| f.generation == generation)
-            .ok_or(Error::BadHandle)
+    /// Whether `fh` was handed out by another serving process.
+    pub(crate) fn is_foreign(&self, fh: FileHandle) -> bool {
+        (fh.0 >> 48) as u16 != self.epoch
+    }
+
+    /// What `fh` serves (None: nothing rendered yet).
+    pub(crate) fn content(&self, fh: FileHandle) -> Result<Option<Arc<Rendered>>> {
+        match self.own(fh) {
+            Some(slot) => Ok(slot.content.load_full()),
+            None if self.is_foreign(fh) => Ok(self.foreign().get(&fh.0).cloned()),
+            None => Err(Error::BadHandle),
+        }
+    }
+
+    /// Make `fh` serve `content`.
+    pub(crate) fn set_content(&self, fh: FileHandle, content: Arc<Rendered>) -> Result<()> {
+        match self.own(fh) {
+            Some(slot) => {
+                slot.content.store(Some(content));
+                Ok(())
+            }
+            None if self.is_foreign(fh) => {
+                self.foreign().insert(fh.0, content);
+                Ok(())
+            }
+            None => Err(Error::BadHandle),
+        }
     }
 
     /// Forget `fh`.
-    pub fn remove(&self, fh: u64) -> Result<()> {
-        let file = self.get(fh)?;
-        let (index, _) = self.locate(fh).ok_or(Error::BadHandle)?;
-        let prev = self.slot(index).compare_and_swap(&Some(file), None);
-        if prev
-            .as_ref()
-            .is_some_and(|p| p.generation == (fh >> 32) as u32)
-        {
-            Ok(())
-        } else {
-            Err(Error::BadHandle)
+    pub(crate) fn release(&self, fh: FileHandle) -> Result<()> {
+        if self.is_foreign(fh) {
+            self.foreign().remove(&fh.0);
+            return Ok(());
         }
+        let slot = self.own(fh).ok_or(Error::BadHandle)?;
+        slot.content.store(None);
+        let tag = ((fh.0 >> 32) & 0xffff) as u32;
+        slot.tag
+            .compare_exchange(tag, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .map(|_| ())
+            .map_err(|_| Error::BadHandle)
+    }
+
+    fn foreign(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Rendered>>> {
+        self.foreign.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Open handles of this process and of previous ones (for tests and statistics).
+    pub(crate) fn open_count(&self) -> usize {
+        let own: usize = self
+            .chunks
+            .iter()
+            .filter_map(|c| c.get())
+            .map(|c| {
+                c.iter()
+                    .filter(|s| s.tag.load(Ordering::Relaxed) != 0)
+                    .count()
+            })
+            .sum();
+        own + self.foreign().len()
     }
 }
 
@@ -120,32 +180,61 @@ impl HandleTable {
 mod tests {
     use super::*;
 
+    fn bytes(t: &str) -> Arc<Rendered> {
+        Arc::new(Rendered {
+            generation: 0,
+            bytes: t.as_bytes().into(),
+        })
+    }
+
     #[test]
-    fn insert_get_remove_and_stale_handles() {
-        let t = HandleTable::default();
-        let a = t.insert(b"hello".to_vec().into()).unwrap();
-        let b = t.insert(b"world".to_vec().into()).unwrap();
+    fn open_content_release_and_stale_handles() {
+        let t = HandleTable::new(3);
+        let a = t.open().unwrap();
+        let b = t.open().unwrap();
         assert_ne!(a, b);
-        assert_eq!(&*t.get(a).unwrap().bytes, b"hello");
-        t.remove(a).unwrap();
-        assert!(t.get(a).is_err());
-        assert!(t.remove(a).is_err());
-        let c = t.insert(b"again".to_vec().into()).unwrap();
+        assert!(t.content(a).unwrap().is_none(), "nothing rendered yet");
+        t.set_content(a, bytes("hello")).unwrap();
+        assert_eq!(&*t.content(a).unwrap().unwrap().bytes, b"hello");
+        t.release(a).unwrap();
+        assert!(t.content(a).is_err());
+        assert!(t.release(a).is_err());
+        let c = t.open().unwrap();
         assert_ne!(a, c, "a reused slot gets a new generation");
-        assert!(t.get(a).is_err());
-        assert_eq!(&*t.get(b).unwrap().bytes, b"world");
-        assert!(t.get(0).is_err());
-        assert!(t.get(u64::MAX).is_err());
+        assert!(t.content(a).is_err());
+        assert!(t.content(FileHandle(3 << 48)).is_err());
+        assert_eq!(t.open_count(), 2);
+        t.release(b).unwrap();
+        t.release(c).unwrap();
+        assert_eq!(t.open_count(), 0);
+    }
+
+    #[test]
+    fn handles_of_a_previous_process_are_served_until_released() {
+        let old = HandleTable::new(1);
+        let fh = old.open().unwrap();
+        let new = HandleTable::new(2);
+        assert!(new.is_foreign(fh));
+        assert!(new.content(fh).unwrap().is_none());
+        new.set_content(fh, bytes("x")).unwrap();
+        assert_eq!(&*new.content(fh).unwrap().unwrap().bytes, b"x");
+        assert_eq!(new.open_count(), 1);
+        new.release(fh).unwrap();
+        assert_eq!(new.open_count(), 0);
     }
 
     #[test]
     fn grows_past_one_chunk() {
-        let t = HandleTable::default();
-        let fhs: Vec<u64> = (0..CHUNK + 10)
-            .map(|i| t.insert(i.to_string().into_bytes().into()).unwrap())
-            .collect();
+        let t = HandleTable::new(1);
+        let fhs: Vec<FileHandle> = (0..CHUNK + 10).map(|_| t.open().unwrap()).collect();
         for (i, fh) in fhs.iter().enumerate() {
-            assert_eq!(&*t.get(*fh).unwrap().bytes, i.to_string().as_bytes());
+            t.set_content(*fh, bytes(&i.to_string())).unwrap();
+        }
+        for (i, fh) in fhs.iter().enumerate() {
+            assert_eq!(
+                &*t.content(*fh).unwrap().unwrap().bytes,
+                i.to_string().as_bytes()
+            );
         }
     }
 }

@@ -8,25 +8,42 @@
 //! * File sizes are not known before rendering, so attributes report size 0 and every
 //!   file is opened `direct_io` (the kernel then reads until EOF instead of trusting
 //!   `st_size`).
+//! * Inode numbers are part of the kernel's state and outlive a serving process: the
+//!   static ones never change (new nodes are appended), the mirrored host entries' are
+//!   derived from their paths ([`passthrough`]).
 //! * `sys/devices/system/cpu` is LXCFS's passthrough mode: the host directory, read-only,
-//!   with `online`, `offline`, `possible` and `present` rendered for the reader; other
-//!   host entries get inode numbers on first lookup ([`passthrough`]).
-//! * Errors follow LXCFS (spec §2.5): writes to `/proc` files and to `online` → EINVAL,
-//!   to other `/sys` files → EACCES; mkdir, rmdir, chmod, chown, truncate of `/proc` →
-//!   EPERM (truncate under `/sys` is a no-op); create, unlink, rename, link, symlink,
-//!   mknod → ENOSYS; xattrs → EOPNOTSUPP.
+//!   with `online`, `offline`, `possible` and `present` rendered for the reader, and only
+//!   the `cpuN` directories of the CPUs in the reader's `online` (tools count them:
+//!   psutil, sysstat, `lscpu`). Those entries are looked up again on every path walk
+//!   ([`Freshness::PerReader`]): the kernel's dentry cache is shared by every container.
+//! * Errors follow LXCFS: writes to `/proc` files and to `online` → EINVAL, to other
+//!   `/sys` files → EACCES; mkdir, rmdir, chmod, chown, truncate of `/proc` → EPERM
+//!   (truncate under `/sys` is a no-op); create, unlink, rename, link, symlink, mknod →
+//!   ENOSYS.
+//!
+//! The read path (`read` at offset 0) resolves the reader, takes its view's snapshot
+//! (asking the sampler only when it has none fresh enough), and serves the view's
+//! rendering of that snapshot generation — rendered once and shared by every reader of
+//! the view. A warm read allocates nothing and takes no lock.
 
-pub mod handle;
-pub mod passthrough;
+pub(crate) mod handle;
+mod passthrough;
 
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::render::{render, RenderCtx, VirtualFile};
-use crate::sampler::Engine;
-use crate::source::{read_text, NodeKind as HostKind};
+use crate::identity::Identity;
+use crate::parse::cpuset::parse_cpuset;
+use crate::render::{render, VirtualFile};
+pub use crate::snapshot::store::Rendered;
+use crate::snapshot::store::{Store, View};
+use crate::source::{NodeKind as HostKind, Source};
+pub use handle::FileHandle;
 use handle::HandleTable;
-use passthrough::{PassthroughInodes, SYS_CPU};
+use passthrough::{PassthroughInodes, SYS_CPU, SYS_CPU_PATH};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Inode number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,28 +52,22 @@ pub struct Ino(pub u64);
 /// The root directory's inode (FUSE's `FUSE_ROOT_ID`).
 pub const ROOT: Ino = Ino(1);
 
-/// What a node is.
+/// What a node of the static table is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NodeKind {
-    /// A directory.
+pub(crate) enum NodeKind {
     Dir,
-    /// A rendered file.
     File(VirtualFile),
 }
 
-/// One node of the tree.
+/// One node of the static tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Node {
-    /// Inode number (index in [`NODES`] + 1).
-    pub ino: Ino,
-    /// Parent directory.
-    pub parent: Ino,
-    /// Name in the parent.
-    pub name: &'static str,
-    /// Directory or file.
-    pub kind: NodeKind,
-    /// Permission bits.
-    pub mode: u16,
+pub(crate) struct Node {
+    /// Index in [`NODES`] + 1.
+    pub(crate) ino: Ino,
+    pub(crate) parent: Ino,
+    pub(crate) name: &'static str,
+    pub(crate) kind: NodeKind,
+    pub(crate) mode: u16,
 }
 
 const fn dir(ino: u64, parent: u64, name: &'static str, mode: u16) -> Node {
@@ -80,7 +91,8 @@ const fn file(ino: u64, parent: u64, name: &'static str, f: VirtualFile) -> Node
 }
 
 /// The whole tree. Order within a directory is readdir order (LXCFS's for `proc`).
-pub static NODES: &[Node] = &[
+/// **Append only**: a running kernel keeps these numbers across an upgrade.
+pub(crate) static NODES: &[Node] = &[
     dir(1, 1, "", 0o755),
     dir(2, 1, "proc", 0o555),
     dir(3, 1, "sys", 0o555),
@@ -114,44 +126,26 @@ const _: () = {
     }
 };
 
-/// The node of `ino`.
-pub fn node(ino: Ino) -> Result<&'static Node> {
+fn node(ino: Ino) -> Option<&'static Node> {
     usize::try_from(ino.0)
         .ok()
         .and_then(|i| i.checked_sub(1))
         .and_then(|i| NODES.get(i))
-        .ok_or(Error::NotFound)
 }
 
-/// The node of a path below the mount point (`proc/meminfo`).
-pub fn resolve(path: &str) -> Result<&'static Node> {
-    let mut cur = node(ROOT)?;
-    for name in path.split('/').filter(|s| !s.is_empty()) {
-        cur = lookup(cur.ino, name)?;
-    }
-    Ok(cur)
-}
-
-/// `name` in directory `parent`.
-pub fn lookup(parent: Ino, name: &str) -> Result<&'static Node> {
-    let p = node(parent)?;
-    if p.kind != NodeKind::Dir {
-        return Err(Error::NotDir);
-    }
+fn child(parent: Ino, name: &str) -> Option<&'static Node> {
     NODES
         .iter()
         .find(|n| n.parent == parent && n.name == name && n.ino != ROOT)
-        .ok_or(Error::NotFound)
 }
 
-/// The children of a directory, in readdir order (without `.` and `..`).
-pub fn children(dir: Ino) -> Result<impl Iterator<Item = &'static Node>> {
-    if node(dir)?.kind != NodeKind::Dir {
-        return Err(Error::NotDir);
+/// The static node of a path below the mount point (`proc/meminfo`).
+pub fn resolve(path: &str) -> Option<Ino> {
+    let mut cur = ROOT;
+    for name in path.split('/').filter(|s| !s.is_empty()) {
+        cur = child(cur, name)?.ino;
     }
-    Ok(NODES
-        .iter()
-        .filter(move |n| n.parent == dir && n.ino != ROOT))
+    Some(cur)
 }
 
 /// A node as the kernel sees it.
@@ -165,6 +159,17 @@ pub enum Kind {
     Symlink,
 }
 
+/// How long the kernel may keep a name or an attribute without asking again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Never changes while the filesystem is mounted (the static tree).
+    Fixed,
+    /// A host entry that changes rarely (CPU hotplug).
+    Host,
+    /// Depends on who looks (`cpuN` directories): never cached.
+    PerReader,
+}
+
 /// Attributes of a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attr {
@@ -174,6 +179,17 @@ pub struct Attr {
     pub kind: Kind,
     /// Permission bits (never writable).
     pub mode: u16,
+    /// How long the kernel may cache it.
+    pub freshness: Freshness,
+}
+
+/// One directory entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Its name.
+    pub name: String,
+    /// Its attributes.
+    pub attr: Attr,
 }
 
 /// What an inode stands for.
@@ -184,9 +200,21 @@ enum Target {
     Host(String),
 }
 
-/// The operations of the filesystem over an [`Engine`].
+/// `cpu` followed by digits: a CPU directory of `/sys/devices/system/cpu`.
+fn cpu_dir_number(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("cpu")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// The operations of the filesystem.
 pub struct Vfs {
-    engine: Arc<Engine>,
+    store: Arc<Store>,
+    identity: Identity,
+    source: Arc<dyn Source>,
+    clock: Arc<dyn Clock>,
+    config: Config,
     handles: HandleTable,
     passthrough: PassthroughInodes,
     /// SIGUSR2 toggles this (LXCFS's "functional" flag): off, `/proc` files show the
@@ -202,40 +230,45 @@ fn static_attr(n: &Node) -> Attr {
             NodeKind::File(_) => Kind::File,
         },
         mode: n.mode,
+        freshness: Freshness::Fixed,
     }
 }
 
 /// True for the static nodes below `sys/`.
 fn under_sys(n: &Node) -> bool {
     let mut cur = n;
-    loop {
-        if cur.ino == ROOT {
-            return false;
-        }
+    while cur.ino != ROOT {
         if cur.parent == ROOT {
             return cur.name == "sys";
         }
         match node(cur.parent) {
-            Ok(p) => cur = p,
-            Err(_) => return false,
+            Some(p) => cur = p,
+            None => return false,
         }
     }
+    false
 }
 
 impl Vfs {
-    /// A filesystem serving `engine`'s snapshots.
-    pub fn new(engine: Arc<Engine>) -> Self {
+    /// A filesystem serving `store`'s views; handles carry `epoch`.
+    pub(crate) fn new(
+        store: Arc<Store>,
+        identity: Identity,
+        source: Arc<dyn Source>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        epoch: u16,
+    ) -> Vfs {
         Vfs {
-            engine,
-            handles: HandleTable::default(),
+            store,
+            identity,
+            source,
+            clock,
+            config,
+            handles: HandleTable::new(epoch),
             passthrough: PassthroughInodes::default(),
             virtualize: AtomicBool::new(true),
         }
-    }
-
-    /// The engine.
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.engine
     }
 
     /// Turn virtualisation off (host files) or on again; returns the new state.
@@ -243,37 +276,58 @@ impl Vfs {
         !self.virtualize.fetch_xor(true, Ordering::AcqRel)
     }
 
+    /// Set virtualisation on or off.
+    pub fn set_virtualization(&self, on: bool) {
+        self.virtualize.store(on, Ordering::Release);
+    }
+
     /// Whether files are virtualised (true unless toggled off).
     pub fn virtualizing(&self) -> bool {
         self.virtualize.load(Ordering::Acquire)
     }
 
+    /// The identity resolver (sweeps, `inspect`).
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Files open now (tests, statistics).
+    pub fn open_files(&self) -> usize {
+        self.handles.open_count()
+    }
+
     fn target(&self, ino: Ino) -> Result<Target> {
-        if let Ok(n) = node(ino) {
+        if let Some(n) = node(ino) {
             return Ok(Target::Static(n));
         }
         self.passthrough
-            .path(ino)
+            .path(ino, self.source.as_ref())
             .map(Target::Host)
-            .ok_or(Error::NotFound)
+            .ok_or(Error::NoSuchNode)
     }
 
     fn host_attr(&self, path: &str) -> Result<Attr> {
-        let meta = self
-            .engine
-            .source()
-            .metadata(path)
-            .map_err(|e| Error::io(path, e))?;
+        let meta = self.source.metadata(path).map_err(|e| Error::io(path, e))?;
         let kind = match meta.kind {
             HostKind::Dir => Kind::Dir,
             HostKind::File => Kind::File,
             HostKind::Symlink => Kind::Symlink,
         };
+        let is_cpu_dir = path
+            .strip_prefix(SYS_CPU_PATH)
+            .and_then(|r| r.strip_prefix('/'))
+            .and_then(cpu_dir_number)
+            .is_some();
         Ok(Attr {
             ino: self.passthrough.ino(path),
             kind,
             // Read-only mirror: no write bits, whatever the host says.
             mode: (meta.mode & 0o555) as u16,
+            freshness: if is_cpu_dir {
+                Freshness::PerReader
+            } else {
+                Freshness::Host
+            },
         })
     }
 
@@ -285,6 +339,16 @@ impl Vfs {
         }
     }
 
+    /// Whether reader `pid` sees CPU directory `name` (always true for other names).
+    fn cpu_dir_visible(&self, name: &str, pid: u32) -> Result<bool> {
+        let Some(n) = cpu_dir_number(name) else {
+            return Ok(true);
+        };
+        let online = self.content(VirtualFile::CpuOnline, pid)?;
+        let text = String::from_utf8_lossy(&online.bytes);
+        Ok(parse_cpuset(&text).is_ok_and(|set| set.contains(n)))
+    }
+
     /// Attributes of `ino`.
     pub fn getattr(&self, ino: Ino) -> Result<Attr> {
         match self.target(ino)? {
@@ -293,22 +357,26 @@ impl Vfs {
         }
     }
 
-    /// `name` in directory `parent`.
-    pub fn lookup(&self, parent: Ino, name: &str) -> Result<Attr> {
+    /// `name` in directory `parent`, as reader `pid` sees it.
+    pub fn lookup(&self, parent: Ino, name: &str, pid: u32) -> Result<Attr> {
         if name.contains('/') || name == "." || name == ".." {
-            return Err(Error::NotFound);
+            return Err(Error::NoSuchNode);
         }
         match self.target(parent)? {
-            Target::Static(p) => match lookup(p.ino, name) {
-                Ok(n) => Ok(static_attr(n)),
-                Err(Error::NotFound) if p.ino == SYS_CPU => {
-                    self.host_attr(&format!("{}/{name}", passthrough::SYS_CPU_PATH))
+            Target::Static(p) if p.kind != NodeKind::Dir => Err(Error::NotDir),
+            Target::Static(p) => match child(p.ino, name) {
+                Some(n) => Ok(static_attr(n)),
+                None if p.ino == SYS_CPU => {
+                    self.check_sys_available()?;
+                    if !self.cpu_dir_visible(name, pid)? {
+                        return Err(Error::NoSuchNode);
+                    }
+                    self.host_attr(&format!("{SYS_CPU_PATH}/{name}"))
                 }
-                Err(e) => Err(e),
+                None => Err(Error::NoSuchNode),
             },
             Target::Host(dir) => {
-                let a = self.host_attr(&dir)?;
-                if a.kind != Kind::Dir {
+                if self.host_attr(&dir)?.kind != Kind::Dir {
                     return Err(Error::NotDir);
                 }
                 self.host_attr(&format!("{dir}/{name}"))
@@ -321,40 +389,44 @@ impl Vfs {
         match self.target(ino)? {
             Target::Static(n) => Ok(n.parent),
             Target::Host(path) => match path.rsplit_once('/') {
-                Some((dir, _)) if dir == passthrough::SYS_CPU_PATH => Ok(SYS_CPU),
+                Some((dir, _)) if dir == SYS_CPU_PATH => Ok(SYS_CPU),
                 Some((dir, _)) => Ok(self.passthrough.ino(dir)),
                 None => Ok(SYS_CPU),
             },
         }
     }
 
-    /// The entries of a directory, in order, without `.` and `..`.
-    pub fn readdir(&self, ino: Ino) -> Result<Vec<(String, Attr)>> {
+    /// The entries of a directory as reader `pid` sees them, in order, without `.` and
+    /// `..`.
+    pub fn readdir(&self, ino: Ino, pid: u32) -> Result<Vec<DirEntry>> {
         let (mut out, host_dir) = match self.target(ino)? {
+            Target::Static(n) if n.kind != NodeKind::Dir => return Err(Error::NotDir),
             Target::Static(n) => {
-                let out: Vec<(String, Attr)> = children(n.ino)?
-                    .map(|c| (c.name.to_owned(), static_attr(c)))
+                let out: Vec<DirEntry> = NODES
+                    .iter()
+                    .filter(|c| c.parent == n.ino && c.ino != ROOT)
+                    .map(|c| DirEntry {
+                        name: c.name.to_owned(),
+                        attr: static_attr(c),
+                    })
                     .collect();
-                (
-                    out,
-                    (n.ino == SYS_CPU).then(|| passthrough::SYS_CPU_PATH.to_owned()),
-                )
+                (out, (n.ino == SYS_CPU).then(|| SYS_CPU_PATH.to_owned()))
             }
             Target::Host(path) => (Vec::new(), Some(path)),
         };
         if let Some(dir) = host_dir {
             self.check_sys_available()?;
-            let names = self
-                .engine
-                .source()
-                .read_dir(&dir)
-                .map_err(|e| Error::io(&dir, e))?;
+            let names = self.source.read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+            let top = dir == SYS_CPU_PATH;
             for name in names {
-                if out.iter().any(|(n, _)| *n == name) {
+                if out.iter().any(|e| e.name == name) {
                     continue; // rendered files shadow the host's (no duplicate `online`)
                 }
-                if let Ok(a) = self.host_attr(&format!("{dir}/{name}")) {
-                    out.push((name, a));
+                if top && !self.cpu_dir_visible(&name, pid)? {
+                    continue;
+                }
+                if let Ok(attr) = self.host_attr(&format!("{dir}/{name}")) {
+                    out.push(DirEntry { name, attr });
                 }
             }
         }
@@ -366,79 +438,150 @@ impl Vfs {
         match self.target(ino)? {
             Target::Host(path) => {
                 self.check_sys_available()?;
-                self.engine
-                    .source()
+                self.source
                     .read_link(&path)
                     .map_err(|e| Error::io(&path, e))
             }
-            Target::Static(_) => Err(Error::InvalidWrite),
+            Target::Static(_) => Err(Error::NotALink),
         }
     }
 
-    /// Render `file` as reader `pid` sees it now.
-    pub fn render_for(&self, file: VirtualFile, pid: u32) -> String {
-        let reader = self.engine.reader(pid);
-        let snap = self.engine.snapshot(&reader.container, file.parts());
-        let ctx = RenderCtx {
-            options: self.engine.config().render,
-            init_start_ticks: reader.init_start_ticks,
+    /// The published view of reader `pid`, live, with a snapshot holding what `file`
+    /// needs, no older than `--max-staleness` when the sampler can deliver one in time.
+    fn view_and_snapshot(
+        &self,
+        file: VirtualFile,
+        pid: u32,
+    ) -> Result<(Arc<View>, Arc<crate::snapshot::Snapshot>)> {
+        let reader = if self.virtualizing() {
+            self.identity.resolve(pid)
+        } else {
+            self.identity.resolve(0)
         };
-        let mut out = String::with_capacity(4096);
-        render(file, &snap, &ctx, &mut out);
-        out
+        let parts = file.parts();
+        let now = self.clock.now().mono_ns;
+        let max_age = self.config.max_staleness_ns;
+        let cached = reader.view.load_full().filter(|v| !v.is_retired());
+        if let Some(view) = cached {
+            if let Some(snap) = view.fresh_snapshot(now, max_age, parts) {
+                return Ok((view, snap));
+            }
+        }
+        let budget = Duration::from_nanos(self.config.request_budget_ns);
+        match self.store.demand(&reader.key, parts, budget) {
+            Ok(view) => {
+                reader.view.store(Some(Arc::clone(&view)));
+                let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
+                Ok((view, snap))
+            }
+            Err(e) => {
+                // The sampler is late: the last published value, if there is one.
+                let view = self.store.view(&reader.key).ok_or(e)?;
+                let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
+                log::warn!(
+                    "sampler late: serving a {} ms old snapshot",
+                    now.saturating_sub(snap.taken.mono_ns) / 1_000_000
+                );
+                Ok((view, snap))
+            }
+        }
     }
 
-    /// Open `ino` for reader `pid`: render once, keep the bytes, return the handle.
-    pub fn open(&self, ino: Ino, pid: u32) -> Result<u64> {
-        let bytes = match self.target(ino)? {
+    /// `file` as reader `pid` sees it now: the view's rendering of its current snapshot
+    /// (rendered by the first reader of each snapshot generation, shared after).
+    pub fn content(&self, file: VirtualFile, pid: u32) -> Result<Arc<Rendered>> {
+        let (view, snap) = self.view_and_snapshot(file, pid)?;
+        let slot = view.rendered(file.index());
+        if let Some(r) = slot.load_full() {
+            if r.generation == snap.generation {
+                return Ok(r);
+            }
+        }
+        let mut out = String::with_capacity(4096);
+        render(file, &snap, &self.config.render, &mut out);
+        let rendered = Arc::new(Rendered {
+            generation: snap.generation,
+            bytes: out.into_bytes().into_boxed_slice(),
+        });
+        slot.store(Some(Arc::clone(&rendered)));
+        Ok(rendered)
+    }
+
+    /// The fallbacks in the snapshot reader `pid` gets for `file`.
+    pub(crate) fn fallbacks(&self, file: VirtualFile, pid: u32) -> Vec<crate::snapshot::Fallback> {
+        self.view_and_snapshot(file, pid)
+            .map(|(_, s)| s.container.fallbacks.clone())
+            .unwrap_or_default()
+    }
+
+    /// What inode `ino` holds now for reader `pid`.
+    fn node_content(&self, ino: Ino, pid: u32) -> Result<Arc<Rendered>> {
+        match self.target(ino)? {
             Target::Static(n) => match n.kind {
-                NodeKind::Dir => return Err(Error::IsDir),
-                NodeKind::File(f) if self.virtualizing() => self.render_for(f, pid),
-                NodeKind::File(_) if under_sys(n) => return Err(Error::Unavailable),
-                NodeKind::File(f) => {
-                    let path = format!("/{}", f.path());
-                    read_text(self.engine.source(), &path)?
+                NodeKind::Dir => Err(Error::IsDir),
+                NodeKind::File(_) if under_sys(n) && !self.virtualizing() => {
+                    Err(Error::Unavailable)
                 }
+                NodeKind::File(f) => self.content(f, pid),
             },
+            Target::Host(path) => {
+                self.check_sys_available()?;
+                let bytes = self.source.read(&path).map_err(|e| Error::io(&path, e))?;
+                Ok(Arc::new(Rendered {
+                    generation: 0,
+                    bytes: bytes.into_boxed_slice(),
+                }))
+            }
+        }
+    }
+
+    /// Open `ino`. Nothing is rendered until the first read.
+    pub fn open(&self, ino: Ino) -> Result<FileHandle> {
+        match self.target(ino)? {
+            Target::Static(n) if n.kind == NodeKind::Dir => return Err(Error::IsDir),
+            Target::Static(n) if under_sys(n) => self.check_sys_available()?,
+            Target::Static(_) => {}
             Target::Host(path) => {
                 self.check_sys_available()?;
                 if self.host_attr(&path)?.kind == Kind::Dir {
                     return Err(Error::IsDir);
                 }
-                read_text(self.engine.source(), &path)?
             }
-        };
-        self.handles.insert(bytes.into_bytes().into_boxed_slice())
+        }
+        self.handles.open()
     }
 
-    /// Up to `size` bytes at `offset` of the open file `fh` (empty at or past the end).
-    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
-        let f = self.handles.get(fh)?;
-        let len = f.bytes.len() as u64;
-        if offset >= len {
-            return Ok(Vec::new());
+    /// The content a read of `fh` at `offset` serves (the caller takes the bytes from
+    /// `offset` on): at offset 0 a new rendering for reader `pid`, else the one the
+    /// handle already serves.
+    pub fn read(&self, ino: Ino, fh: FileHandle, offset: u64, pid: u32) -> Result<Arc<Rendered>> {
+        if offset > 0 {
+            if let Some(c) = self.handles.content(fh)? {
+                return Ok(c);
+            }
         }
-        let start = offset as usize;
-        let end = start.saturating_add(size as usize).min(f.bytes.len());
-        Ok(f.bytes[start..end].to_vec())
+        let content = self.node_content(ino, pid)?;
+        self.handles.set_content(fh, Arc::clone(&content))?;
+        Ok(content)
     }
 
     /// Close `fh`.
-    pub fn release(&self, fh: u64) -> Result<()> {
-        self.handles.remove(fh)
+    pub fn release(&self, fh: FileHandle) -> Result<()> {
+        self.handles.release(fh)
     }
 
     /// Writes are refused: `/proc` files and `online` answer EINVAL, other `/sys` files
     /// EACCES (LXCFS ≥ 6.0; older releases forwarded them to the host).
-    pub fn write(&self, ino: Ino) -> Result<()> {
-        match self.target(ino)? {
-            Target::Static(n)
+    pub fn write(&self, ino: Ino) -> Error {
+        match self.target(ino) {
+            Ok(Target::Static(n))
                 if under_sys(n) && n.kind != NodeKind::File(VirtualFile::CpuOnline) =>
             {
-                Err(Error::AccessDenied)
+                Error::AccessDenied
             }
-            Target::Static(_) => Err(Error::InvalidWrite),
-            Target::Host(_) => Err(Error::AccessDenied),
+            Ok(Target::Static(_)) => Error::InvalidWrite,
+            Ok(Target::Host(_)) => Error::AccessDenied,
+            Err(e) => e,
         }
     }
 

@@ -47,6 +47,17 @@ impl KernelBuilder {
         self
     }
 
+    /// Process `pid`: a `/proc/<pid>/stat` with start time `start_ticks` (what a task pin
+    /// checks) and parent `ppid`, in the daemon's pid namespace.
+    pub fn process(mut self, pid: u32, ppid: u32, start_ticks: u64) -> Self {
+        self.mem.file(
+            &format!("/proc/{pid}/stat"),
+            stat_line(pid, ppid, start_ticks),
+        );
+        self.mem.link(&format!("/proc/{pid}/ns/pid"), "pid:[1]");
+        self
+    }
+
     /// A pure v2 host where pid `pid` (in the daemon's pid namespace) sits in `/ct`.
     pub fn v2_container(mut self, pid: u32) -> Self {
         self.mem.file(
@@ -58,9 +69,8 @@ impl KernelBuilder {
             "cpuset cpu io memory pids\n",
         );
         self.mem.link("/proc/self/ns/pid", "pid:[1]");
-        self.mem.link(&format!("/proc/{pid}/ns/pid"), "pid:[1]");
         self.mem.file(&format!("/proc/{pid}/cgroup"), "0::/ct\n");
-        self
+        self.process(1, 0, 1).process(pid, 1, 100)
     }
 
     /// A v1 host (hybrid) where pid `pid` sits in `/ct` of every hierarchy.
@@ -74,18 +84,39 @@ impl KernelBuilder {
              41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
         );
         self.mem.link("/proc/self/ns/pid", "pid:[1]");
-        self.mem.link(&format!("/proc/{pid}/ns/pid"), "pid:[1]");
         self.mem.file(
             &format!("/proc/{pid}/cgroup"),
             "10:blkio:/ct\n9:memory:/ct\n8:cpuset:/ct\n6:cpu,cpuacct:/ct\n0::/ct\n",
         );
-        self
+        self.process(1, 0, 1).process(pid, 1, 100)
     }
 
     /// The kernel.
     pub fn build(self) -> MemSource {
         self.mem
     }
+}
+
+/// A `/proc/<pid>/stat` line with the fields vproc reads (state S).
+pub fn stat_line(pid: u32, ppid: u32, start_ticks: u64) -> String {
+    format!("{pid} (sh) S {ppid} 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start_ticks} 1 1")
+}
+
+/// A task of a [`LiveKernel`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// Its pid in the daemon's pid namespace.
+    pub pid: u32,
+    /// Its parent.
+    pub ppid: u32,
+    /// Start time (clock ticks after boot): a new task on a recycled pid has another.
+    pub start_ticks: u64,
+    /// Its pid in each namespace, the daemon's first.
+    pub nspid: Vec<u32>,
+    /// Its pid namespace's link text (`pid:[4026531836]`).
+    pub ns: String,
+    /// Its cgroup (v2 path).
+    pub cgroup: String,
 }
 
 /// A kernel whose files change while the engine runs, counting the reads it serves.
@@ -112,6 +143,40 @@ impl LiveKernel {
     /// Remove a file or subtree (a cgroup disappearing).
     pub fn remove(&self, path: &str) {
         self.mem.write().unwrap().remove(path);
+    }
+
+    /// Set a symbolic link.
+    pub fn link(&self, path: &str, target: &str) {
+        self.mem.write().unwrap().link(path, target);
+    }
+
+    /// A task: `/proc/<pid>/{stat,status,cgroup,ns/pid}`. `nspid` lists its pid in each
+    /// pid namespace from the daemon's down (`[pid]` in the daemon's own namespace,
+    /// `[pid, 1]` for the init of a child namespace); `ns` is its namespace link text.
+    pub fn spawn(&self, t: &Task) {
+        let mut m = self.mem.write().unwrap();
+        let pid = t.pid;
+        m.file(
+            &format!("/proc/{pid}/stat"),
+            stat_line(pid, t.ppid, t.start_ticks),
+        );
+        let nspid: Vec<String> = t.nspid.iter().map(|p| p.to_string()).collect();
+        m.file(
+            &format!("/proc/{pid}/status"),
+            format!("Name:\tsh\nPid:\t{pid}\nNSpid:\t{}\n", nspid.join("\t")),
+        );
+        m.file(&format!("/proc/{pid}/cgroup"), format!("0::{}\n", t.cgroup));
+        m.link(&format!("/proc/{pid}/ns/pid"), &t.ns);
+    }
+
+    /// A task exits (and is reaped): its `/proc/<pid>` disappears.
+    pub fn kill(&self, pid: u32) {
+        self.remove(&format!("/proc/{pid}"));
+    }
+
+    /// Move a task to another (v2) cgroup.
+    pub fn move_to(&self, pid: u32, cgroup: &str) {
+        self.set(&format!("/proc/{pid}/cgroup"), format!("0::{cgroup}\n"));
     }
 
     /// How many reads of paths starting with `prefix` were served, then reset the log.

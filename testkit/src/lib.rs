@@ -5,8 +5,9 @@
 //!   tree over a host capture), through the crate's own `HostSource`.
 //! * [`FakeClock`]: time that moves only when a test says so.
 //! * [`Scenario`]: a fixture directory with its `scenario.toml`.
-//! * [`Harness`]: engine + vfs over any source; `read` opens, reads in small pieces
-//!   (as `cat` with a tiny buffer would) and releases, exactly as the kernel drives FUSE.
+//! * [`Harness`]: a manual engine over any source (the sampler runs when a read demands
+//!   it or the test ticks); `read` opens, reads in small pieces (as `cat` with a tiny
+//!   buffer would) and releases, exactly as the kernel drives FUSE.
 //! * [`builder::KernelBuilder`]: in-memory kernels for property tests.
 //! * [`real`]: the real kernel (root, `/dev/fuse`): daemons, test cgroups, readers.
 // The testkit reads fixture metadata and copies captures itself: it is the test
@@ -22,11 +23,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use vproc::clock::{Clock, Timestamp};
 use vproc::config::{Config, RenderOptions};
+use vproc::engine::Engine;
 use vproc::render::VirtualFile;
-use vproc::sampler::Engine;
 use vproc::source::host::HostSource;
 use vproc::source::{Metadata, Source};
-use vproc::vfs::{self, Vfs};
+use vproc::vfs::{self, FileHandle, Vfs};
 
 /// The repository's `fixtures/` directory.
 pub fn fixtures_dir() -> PathBuf {
@@ -34,7 +35,7 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 /// Kernel paths resolved in the first layer that has them; listings are merged.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct FixtureSource {
     layers: Vec<HostSource>,
 }
@@ -210,10 +211,10 @@ impl Scenario {
     }
 }
 
-/// The engine and its vfs over a source, with a fake clock and a default reader.
+/// A manual engine over a source, with a fake clock and a default reader.
 pub struct Harness {
-    /// The filesystem operations.
-    pub vfs: Vfs,
+    /// The engine.
+    pub engine: Engine,
     /// The engine's clock.
     pub clock: Arc<FakeClock>,
     /// The pid `read` reads as.
@@ -224,12 +225,18 @@ impl Harness {
     /// Engine over `source`, clock at `boot_ns`, reading as `pid`.
     pub fn new(source: Arc<dyn Source>, boot_ns: u64, config: Config, pid: u32) -> Harness {
         let clock = Arc::new(FakeClock::at_boot_ns(boot_ns));
-        let engine = Engine::new(source, clock.clone(), config);
-        Harness {
-            vfs: Vfs::new(engine),
-            clock,
-            pid,
-        }
+        let engine = Engine::manual(source, clock.clone(), config);
+        Harness { engine, clock, pid }
+    }
+
+    /// The filesystem operations.
+    pub fn vfs(&self) -> &Vfs {
+        self.engine.vfs()
+    }
+
+    /// One sampler pass, as the daemon's sampler thread runs every 50 ms.
+    pub fn tick(&self) {
+        self.engine.tick();
     }
 
     /// Read a whole file as the kernel would: open, read 37 bytes at a time, release.
@@ -239,17 +246,43 @@ impl Harness {
 
     /// `read` as another pid.
     pub fn read_as(&self, file: VirtualFile, pid: u32) -> String {
-        let node = vfs::resolve(file.path()).expect("node for every virtual file");
-        let fh = self.vfs.open(node.ino, pid).expect("open");
+        let fh = self.open(file);
         let mut out = Vec::new();
         loop {
-            let chunk = self.vfs.read(fh, out.len() as u64, 37).expect("read");
+            let chunk = self.read_at(file, fh, out.len() as u64, 37, pid);
             if chunk.is_empty() {
                 break;
             }
             out.extend(chunk);
         }
-        self.vfs.release(fh).expect("release");
+        self.vfs().release(fh).expect("release");
         String::from_utf8(out).expect("rendered files are UTF-8")
     }
+
+    /// Open `file` (nothing is rendered yet).
+    pub fn open(&self, file: VirtualFile) -> FileHandle {
+        self.vfs().open(ino(file)).expect("open")
+    }
+
+    /// One FUSE read: up to `len` bytes at `offset` of the open file `fh`, as `pid`.
+    pub fn read_at(
+        &self,
+        file: VirtualFile,
+        fh: FileHandle,
+        offset: u64,
+        len: usize,
+        pid: u32,
+    ) -> Vec<u8> {
+        let content = self.vfs().read(ino(file), fh, offset, pid).expect("read");
+        let bytes = &content.bytes;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        bytes[start..(start + len).min(bytes.len())].to_vec()
+    }
+}
+
+/// The inode of a virtual file.
+pub fn ino(file: VirtualFile) -> vfs::Ino {
+    vfs::resolve(file.path()).expect("a node for every virtual file")
 }

@@ -203,7 +203,7 @@ impl TestCgroup {
             // for each controller.
             if !seen.contains(&dir) {
                 seen.push(dir.clone());
-                if m.version == vproc::snapshot::CgroupVersion::V2 {
+                if m.version == vproc::cgroup::CgroupVersion::V2 {
                     let root = PathBuf::from(m.dir("/"));
                     let ctl =
                         fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
@@ -218,7 +218,7 @@ impl TestCgroup {
                 cg.dirs.push(dir.clone());
                 cg.procs.push(dir.join("cgroup.procs"));
             }
-            let v1 = m.version == vproc::snapshot::CgroupVersion::V1;
+            let v1 = m.version == vproc::cgroup::CgroupVersion::V1;
             match c {
                 Controller::Memory => {
                     if let Some(mem) = limits.memory {

@@ -1,0 +1,301 @@
+//! The command line: LXCFS's (`vproc [options] [mountpoint]`, default `/var/lib/lxcfs`)
+//! plus vproc's own subcommands.
+
+use crate::clock::SystemClock;
+use crate::config::{Config, IdentityMode, RenderOptions};
+use crate::engine::Engine;
+use crate::render::VirtualFile;
+use crate::source::host::HostSource;
+use clap::{ArgAction, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Per-container /proc and /sys/devices/system/cpu views over FUSE, a drop-in successor
+/// to LXCFS.
+///
+/// Started without a subcommand, vproc mounts its files at MOUNTPOINT (the LXCFS
+/// layout: proc/meminfo, proc/stat, ..., sys/devices/system/cpu) and serves them in the
+/// foreground until SIGTERM; every LXCFS option is accepted.
+#[derive(Parser, Debug)]
+#[command(
+    name = "vproc",
+    version,
+    about,
+    long_about,
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Where to mount (created if missing).
+    #[arg(default_value = "/var/lib/lxcfs")]
+    mountpoint: PathBuf,
+    /// Debug logging.
+    #[arg(short = 'd', long)]
+    debug: bool,
+    /// Accepted for LXCFS compatibility: vproc always runs in the foreground.
+    #[arg(short = 'f', long)]
+    foreground: bool,
+    /// Print help (LXCFS documents -n for this).
+    #[arg(short = 'n', action = ArgAction::Help, hide = true)]
+    help_n: Option<bool>,
+    /// Virtualise /proc/loadavg (and procs_running/procs_blocked of /proc/stat).
+    #[arg(short = 'l', long)]
+    enable_loadavg: bool,
+    /// Extra FUSE mount options (comma list: ro, noexec, noatime, default_permissions,
+    /// max_read=N...; allow_other, direct_io, nonempty and *_timeout are vproc's own and
+    /// ignored).
+    #[arg(short = 'o', value_name = "OPTIONS")]
+    options: Option<String>,
+    /// Pidfile (default: <runtime-dir>/lxcfs.pid).
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pidfile: Option<PathBuf>,
+    /// Show no swap.
+    #[arg(short = 'u', long)]
+    disable_swap: bool,
+    /// Print the version.
+    #[arg(short = 'v', long, action = ArgAction::Version)]
+    version: Option<bool>,
+    /// Ignored (legacy LXCFS option).
+    #[arg(short = 's', hide = true)]
+    legacy_s: bool,
+    /// CPU view: visible CPUs capped at the CFS quota (cpuinfo, stat, online).
+    #[arg(long, overrides_with = "disable_cfs")]
+    enable_cfs: bool,
+    /// No CPU view (the default; LXCFS 4.0's spelling).
+    #[arg(long, overrides_with = "enable_cfs")]
+    disable_cfs: bool,
+    /// Accepted for LXCFS compatibility: vproc always pins the processes it resolves.
+    #[arg(long)]
+    enable_pidfd: bool,
+    /// Zero the Zswap lines of meminfo.
+    #[arg(long)]
+    disable_zswap: bool,
+    /// Accepted for LXCFS compatibility; pressure files are read-only in vproc.
+    #[arg(long)]
+    enable_psi_poll: bool,
+    /// Directory for the default pidfile.
+    #[arg(long, value_name = "DIR", default_value = "/run")]
+    runtime_dir: PathBuf,
+    /// LXCFS 6.0's /cgroup view: not provided by vproc (refused).
+    #[arg(long, hide = true)]
+    enable_cgroup: bool,
+    /// Whose cgroup a reader sees: `init` (of its pid namespace, as LXCFS) or `reader`
+    /// (its own; for pods that share a process namespace).
+    #[arg(long, default_value = "init", value_parser = ["init", "reader"])]
+    identity: String,
+    /// A read never sees data older than this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    max_staleness: u64,
+    /// Print what process --pid would read in FILE (e.g. proc/meminfo) and exit, without
+    /// mounting (same as `vproc inspect --pid PID FILE`).
+    #[arg(long, value_name = "FILE")]
+    print: Option<String>,
+    /// The reading process for --print (default: this process).
+    #[arg(long, value_name = "PID", requires = "print")]
+    pid: Option<u32>,
+    /// Internal: run as a serving process of the supervisor (descriptors and flags).
+    #[arg(long, hide = true, value_name = "SPEC")]
+    serve: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Replace the serving process of a running vproc by the binary now on disk, with
+    /// no failed read and load averages and CPU counters carried over (as SIGUSR1).
+    Upgrade {
+        /// The running vproc's pidfile.
+        #[arg(
+            short = 'p',
+            long,
+            value_name = "FILE",
+            default_value = "/run/lxcfs.pid"
+        )]
+        pidfile: PathBuf,
+    },
+}
+
+/// `-o` options vproc sets itself or that make no sense for it (LXCFS drops the same).
+fn keep_mount_option(o: &str) -> bool {
+    !(o.is_empty()
+        || o == "allow_other"
+        || o == "direct_io"
+        || o == "nonempty"
+        || o.starts_with("entry_timeout")
+        || o.starts_with("attr_timeout"))
+}
+
+fn config(cli: &Cli) -> Config {
+    let clock_ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|v| u64::try_from(v).ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(100);
+    Config {
+        render: RenderOptions {
+            enable_cfs: cli.enable_cfs && !cli.disable_cfs,
+            disable_swap: cli.disable_swap,
+            enable_loadavg: cli.enable_loadavg,
+            disable_zswap: cli.disable_zswap,
+            clock_ticks,
+        },
+        identity: if cli.identity == "reader" {
+            IdentityMode::Reader
+        } else {
+            IdentityMode::Init
+        },
+        max_staleness_ns: cli.max_staleness.saturating_mul(1_000_000),
+        ..Config::default()
+    }
+}
+
+fn worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 2)
+        .clamp(4, 32)
+}
+
+fn print_file(cli: &Cli, path: &str) -> ExitCode {
+    let Some(file) = VirtualFile::ALL
+        .into_iter()
+        .find(|f| f.path() == path.trim_start_matches('/'))
+    else {
+        let known: Vec<&str> = VirtualFile::ALL.iter().map(|f| f.path()).collect();
+        eprintln!("vproc: unknown file {path:?}; known: {}", known.join(" "));
+        return ExitCode::from(2);
+    };
+    let pid = cli.pid.unwrap_or_else(std::process::id);
+    let engine = Engine::manual(
+        Arc::new(HostSource::new()),
+        Arc::new(SystemClock),
+        config(cli),
+    );
+    match engine.render_existing(file, pid) {
+        Some(Ok(bytes)) => {
+            print!("{}", String::from_utf8_lossy(&bytes));
+            ExitCode::SUCCESS
+        }
+        Some(Err(e)) => {
+            eprintln!("vproc: {path} for pid {pid}: {e}");
+            ExitCode::from(1)
+        }
+        None => {
+            eprintln!("vproc: no process with pid {pid} (as seen from vproc's pid namespace)");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn upgrade(pidfile: &std::path::Path) -> ExitCode {
+    let status_path = PathBuf::from(format!("{}.status", pidfile.display()));
+    let field = |text: &str, key: &str| -> Option<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+    };
+    let pid = match crate::os::read_pidfile(pidfile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "vproc: cannot read pidfile {}: {e} (is vproc running? use -p)",
+                pidfile.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let before = crate::os::read_status(&status_path).unwrap_or_default();
+    let upgrades = |t: &str| {
+        field(t, "upgrades")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let outcome = |t: &str| field(t, "last-upgrade").unwrap_or_default();
+    if let Err(e) = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGUSR1,
+    ) {
+        eprintln!("vproc: cannot signal pid {pid}: {e}");
+        return ExitCode::from(1);
+    }
+    for _ in 0..400 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = crate::os::read_status(&status_path).unwrap_or_default();
+        if upgrades(&now) > upgrades(&before) {
+            println!(
+                "vproc: upgraded; serving process {}",
+                field(&now, "server").unwrap_or_default()
+            );
+            return ExitCode::SUCCESS;
+        }
+        if now != before && outcome(&now).starts_with("failed") {
+            eprintln!("vproc: upgrade {}", outcome(&now));
+            return ExitCode::from(1);
+        }
+    }
+    eprintln!("vproc: no answer from pid {pid} within 40 s");
+    ExitCode::from(1)
+}
+
+/// The `vproc` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logger::init(cli.debug);
+    if let Some(spec) = &cli.serve {
+        let Some(spec) = crate::server::ServeSpec::parse(spec) else {
+            eprintln!("vproc: --serve is internal to vproc's supervisor");
+            return ExitCode::from(2);
+        };
+        return match spec.adopt(worker_threads()) {
+            Ok(args) => ExitCode::from(crate::server::run(config(&cli), args).clamp(0, 255) as u8),
+            Err(e) => {
+                eprintln!("vproc: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    match &cli.command {
+        Some(Command::Upgrade { pidfile }) => return upgrade(pidfile),
+        None => {}
+    }
+    if let Some(path) = cli.print.clone() {
+        return print_file(&cli, &path);
+    }
+    if cli.enable_cgroup {
+        eprintln!(
+            "vproc: --enable-cgroup (LXCFS's /cgroup view) is not provided; use cgroup namespaces"
+        );
+        return ExitCode::from(1);
+    }
+    if cli.enable_pidfd {
+        log::info!("--enable-pidfd: accepted; vproc always pins the processes it resolves");
+    }
+    if cli.enable_psi_poll {
+        log::info!("--enable-psi-poll: accepted; pressure files are read-only (writes get EINVAL)");
+    }
+    let opts = crate::supervisor::SupervisorOptions {
+        mountpoint: cli.mountpoint.clone(),
+        pidfile: cli
+            .pidfile
+            .clone()
+            .unwrap_or_else(|| cli.runtime_dir.join("lxcfs.pid")),
+        mount_options: cli
+            .options
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|o| keep_mount_option(o))
+            .map(str::to_owned)
+            .collect(),
+        server_args: std::env::args().skip(1).collect(),
+    };
+    match crate::supervisor::run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vproc: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

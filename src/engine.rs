@@ -1,0 +1,181 @@
+//! The engine assembled: the sampler thread, the published views, identity and the
+//! virtual filesystem. The serving process, `inspect` and the testkit start one.
+
+use crate::cgroup::Hierarchies;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::render::VirtualFile;
+use crate::sampler::persist::StateStore;
+use crate::sampler::{Pacing, Sampler};
+use crate::snapshot::store::{Request, Store};
+use crate::snapshot::Fallback;
+use crate::source::Source;
+use crate::vfs::Vfs;
+use crossbeam_channel::bounded;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often the identity cache drops the answers of exited threads.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// A running engine.
+pub struct Engine {
+    vfs: Arc<Vfs>,
+    store: Arc<Store>,
+    hierarchies: Option<Arc<Hierarchies>>,
+    sampler: Option<JoinHandle<()>>,
+}
+
+/// How an engine runs.
+pub(crate) struct EngineOptions {
+    pub(crate) pacing: Pacing,
+    /// Distinguishes this process's file handles from a predecessor's.
+    pub(crate) epoch: u16,
+    pub(crate) state: Option<Box<dyn StateStore>>,
+}
+
+fn detect(source: &dyn Source) -> Option<Arc<Hierarchies>> {
+    match Hierarchies::detect(source) {
+        Ok(h) => {
+            log::info!("cgroup layout: {:?}", h.layout);
+            Some(Arc::new(h))
+        }
+        Err(e) => {
+            log::warn!("no cgroup hierarchy found ({e}); every file shows host values");
+            None
+        }
+    }
+}
+
+impl Engine {
+    /// An engine whose sampler runs only when told ([`Engine::tick`]) or demanded: tests
+    /// and `inspect` drive time themselves.
+    pub fn manual(source: Arc<dyn Source>, clock: Arc<dyn Clock>, config: Config) -> Engine {
+        Self::start(
+            source,
+            clock,
+            config,
+            EngineOptions {
+                pacing: Pacing::Manual,
+                epoch: 1,
+                state: None,
+            },
+        )
+    }
+
+    pub(crate) fn start(
+        source: Arc<dyn Source>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        options: EngineOptions,
+    ) -> Engine {
+        let hierarchies = detect(source.as_ref());
+        let (store, inbox) = Store::new();
+        let sampler = Sampler::new(
+            Arc::clone(&source),
+            Arc::clone(&clock),
+            config,
+            hierarchies.clone(),
+            Arc::clone(&store),
+            inbox,
+            options.pacing,
+            options.state,
+        );
+        let sampler = std::thread::Builder::new()
+            .name("vproc-sampler".into())
+            .spawn(move || sampler.run())
+            .expect("spawning the sampler thread");
+        let identity = Identity::new(
+            config.identity,
+            Arc::clone(&source),
+            Arc::clone(&clock),
+            hierarchies.clone(),
+            config.max_staleness_ns,
+        );
+        let vfs = Arc::new(Vfs::new(
+            Arc::clone(&store),
+            identity,
+            source,
+            clock,
+            config,
+            options.epoch,
+        ));
+        if options.pacing == Pacing::Periodic {
+            let weak = Arc::downgrade(&vfs);
+            let _ = std::thread::Builder::new()
+                .name("vproc-sweeper".into())
+                .spawn(move || loop {
+                    std::thread::sleep(SWEEP_EVERY);
+                    match weak.upgrade() {
+                        Some(vfs) => {
+                            vfs.identity().sweep();
+                        }
+                        None => return,
+                    }
+                });
+        }
+        Engine {
+            vfs,
+            store,
+            hierarchies,
+            sampler: Some(sampler),
+        }
+    }
+
+    /// The filesystem operations.
+    pub fn vfs(&self) -> &Arc<Vfs> {
+        &self.vfs
+    }
+
+    /// The detected cgroup layout (None: no cgroups at all).
+    pub fn hierarchies(&self) -> Option<&Hierarchies> {
+        self.hierarchies.as_deref()
+    }
+
+    /// Run one sampler pass and wait for it (manual engines).
+    pub fn tick(&self) {
+        let (done, wait) = bounded(1);
+        if self.store.request(Request::Tick(done)) {
+            let _ = wait.recv();
+        }
+    }
+
+    /// Number of views the sampler keeps.
+    pub fn views(&self) -> usize {
+        self.store.len()
+    }
+
+    /// The fallbacks in the snapshot reader `pid` gets for `file`.
+    pub fn fallbacks(&self, file: VirtualFile, pid: u32) -> Vec<Fallback> {
+        self.vfs.fallbacks(file, pid)
+    }
+
+    /// `file` as process `pid` sees it; `None` when there is no such process.
+    pub fn render_existing(
+        &self,
+        file: VirtualFile,
+        pid: u32,
+    ) -> Option<crate::error::Result<Vec<u8>>> {
+        self.vfs.identity().resolve_existing(pid)?;
+        Some(self.vfs.content(file, pid).map(|r| r.bytes.to_vec()))
+    }
+
+    /// Save the soft state and stop the sampler (a server handing over to a successor).
+    pub(crate) fn stop(&mut self) {
+        let (done, wait) = bounded(1);
+        if self.store.request(Request::Stop(done)) {
+            let _ = wait.recv_timeout(Duration::from_secs(5));
+        }
+        if let Some(t) = self.sampler.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
