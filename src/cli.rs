@@ -104,6 +104,21 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The bind mounts a container needs: every file vproc serves that this host's
+    /// kernel has, and sys/devices/system/cpu (host path, container path per line).
+    Mounts {
+        /// Print them as `docker run` / `podman run` flags.
+        #[arg(long, alias = "podman")]
+        docker: bool,
+        /// vproc's mount point.
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/lxcfs")]
+        mountpoint: String,
+    },
+    /// Print a file that installs vproc in a container stack.
+    Deploy {
+        #[command(subcommand)]
+        what: Deploy,
+    },
     /// Replace the serving process of a running vproc by the binary now on disk, with
     /// no failed read and load averages and CPU counters carried over (as SIGUSR1).
     Upgrade {
@@ -116,6 +131,74 @@ enum Command {
         )]
         pidfile: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum Deploy {
+    /// The systemd unit (the supervisor is the unit's main process).
+    Systemd {
+        /// The binary the unit starts.
+        #[arg(long, default_value = "/usr/bin/vproc")]
+        binary: String,
+        /// Options for the daemon (e.g. "-l --enable-cfs").
+        #[arg(long, default_value = "")]
+        args: String,
+        /// vproc's mount point.
+        #[arg(long, default_value = "/var/lib/lxcfs")]
+        mountpoint: String,
+    },
+    /// The LXC/Incus mount hook (a shell script).
+    LxcHook {
+        /// vproc's mount point.
+        #[arg(long, default_value = "/var/lib/lxcfs")]
+        mountpoint: String,
+    },
+    /// The LXC config lines that run the hook.
+    LxcConfig {
+        /// Where the hook is installed.
+        #[arg(long, default_value = "/usr/share/vproc/lxc.mount.hook")]
+        hook: String,
+    },
+    /// The Kubernetes DaemonSet and an example pod.
+    Kubernetes {
+        /// The container image holding the vproc binary.
+        #[arg(long, default_value = "registry.example.com/vproc:0.1.0")]
+        image: String,
+        /// vproc's mount point on the nodes.
+        #[arg(long, default_value = "/var/lib/lxcfs")]
+        mountpoint: String,
+    },
+}
+
+fn deploy(what: &Deploy) -> ExitCode {
+    use crate::deploy as d;
+    let host = HostSource::new();
+    let text = match what {
+        Deploy::Systemd {
+            binary,
+            args,
+            mountpoint,
+        } => d::systemd_unit(binary, args, mountpoint),
+        Deploy::LxcHook { mountpoint } => d::lxc_hook(mountpoint, &d::bind_paths(&host)),
+        Deploy::LxcConfig { hook } => d::lxc_config(hook),
+        Deploy::Kubernetes { image, mountpoint } => {
+            d::kubernetes(image, mountpoint, &d::bind_paths(&host))
+        }
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
+}
+
+fn mounts(docker: bool, mountpoint: &str) -> ExitCode {
+    let paths = crate::deploy::bind_paths(&HostSource::new());
+    if docker {
+        println!("{}", crate::deploy::docker_flags(mountpoint, &paths));
+    } else {
+        for p in paths {
+            println!("{mountpoint}/{p} /{p}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `-o` options vproc sets itself or that make no sense for it (LXCFS drops the same).
@@ -154,6 +237,12 @@ fn config(cli: &Cli) -> Config {
 }
 
 fn worker_threads() -> usize {
+    if let Some(n) = std::env::var("VPROC_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
     std::thread::available_parallelism()
         .map_or(4, |n| n.get() * 2)
         .clamp(4, 32)
@@ -258,6 +347,8 @@ pub fn main() -> ExitCode {
     }
     match &cli.command {
         Some(Command::Upgrade { pidfile }) => return upgrade(pidfile),
+        Some(Command::Mounts { docker, mountpoint }) => return mounts(*docker, mountpoint),
+        Some(Command::Deploy { what }) => return deploy(what),
         None => {}
     }
     if let Some(path) = cli.print.clone() {

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How often the identity cache drops the answers of exited threads.
-const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// How often the identity cache is swept for exited threads that epoll cannot report.
+const SWEEP_EVERY_MS: u16 = 5000;
 
 /// A running engine.
 pub struct Engine {
@@ -103,16 +103,20 @@ impl Engine {
             options.epoch,
         ));
         if options.pacing == Pacing::Periodic {
+            // Readers' exits, as they happen (a pidfd pins its namespace), and a sweep.
             let weak = Arc::downgrade(&vfs);
             let _ = std::thread::Builder::new()
-                .name("vproc-sweeper".into())
-                .spawn(move || loop {
-                    std::thread::sleep(SWEEP_EVERY);
-                    match weak.upgrade() {
-                        Some(vfs) => {
+                .name("vproc-reaper".into())
+                .spawn(move || {
+                    let mut waited = 0u32;
+                    loop {
+                        let Some(vfs) = weak.upgrade() else { return };
+                        vfs.identity().reap(1000);
+                        waited += 1000;
+                        if waited >= u32::from(SWEEP_EVERY_MS) {
+                            waited = 0;
                             vfs.identity().sweep();
                         }
-                        None => return,
                     }
                 });
         }

@@ -21,6 +21,10 @@
 //! * **Unknown readers** (pid 0: not visible from the daemon's pid namespace; or a task
 //!   that exited before it could be resolved) see the host's files, as with LXCFS;
 //!   logged once at debug level.
+//! * **Nothing is kept alive.** A pidfd keeps its task's pid namespace allocated, so the
+//!   pidfds of exited readers are closed as soon as the kernel says they exited (an
+//!   epoll set of every pidfd, [`Identity::reap`]); pins that cannot be watched (start
+//!   times) are swept every few seconds.
 
 use crate::cgroup::Hierarchies;
 use crate::clock::Clock;
@@ -30,7 +34,9 @@ use crate::snapshot::store::View;
 use crate::snapshot::ViewKey;
 use crate::source::{read_text, task_start_ticks, Source, TaskPin};
 use arc_swap::ArcSwapOption;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -43,6 +49,8 @@ const CHUNK: usize = 1024;
 /// Most cached readers; beyond this, readers are resolved without caching until a
 /// sweep frees entries of exited threads.
 const MAX_CACHED: usize = 1 << 16;
+/// Epoll token bit of a namespace init (else the token is a reader's thread id).
+const INIT_TOKEN: u64 = 1 << 63;
 
 /// What a reader sees and the proof that it still applies.
 #[derive(Debug)]
@@ -126,6 +134,8 @@ pub(crate) struct Identity {
     namespaces: Mutex<HashMap<String, Arc<NsInit>>>,
     unknown: Arc<ReaderEntry>,
     unknown_logged: AtomicBool,
+    /// Every pidfd pin, watched for the exit of its task.
+    exits: Option<Epoll>,
 }
 
 fn ns_of(source: &dyn Source, pid: u32) -> Option<String> {
@@ -201,6 +211,11 @@ impl Identity {
                 view: ArcSwapOption::empty(),
             }),
             unknown_logged: AtomicBool::new(false),
+            exits: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+                .map_err(|e| {
+                    log::warn!("no epoll ({e}): exited readers are swept every few seconds")
+                })
+                .ok(),
             source,
             clock,
             hierarchies,
@@ -228,6 +243,7 @@ impl Identity {
                 let entry = Arc::new(entry);
                 if let Some(slot) = slot {
                     if self.readers.cached.load(Ordering::Relaxed) < MAX_CACHED {
+                        self.watch(entry.pin.as_ref(), u64::from(pid));
                         self.readers.set(slot, Some(Arc::clone(&entry)));
                     }
                 }
@@ -308,6 +324,7 @@ impl Identity {
         if ns_of(src, init_pid).as_deref() != Some(ns) || !src.task_alive(&pin) {
             return None;
         }
+        self.watch(Some(&pin), INIT_TOKEN | u64::from(init_pid));
         let init = Arc::new(NsInit {
             pid: init_pid,
             pin: Some(pin),
@@ -357,6 +374,47 @@ impl Identity {
             checked_ns: AtomicU64::new(now),
             view: ArcSwapOption::empty(),
         })
+    }
+
+    /// Watch a pidfd pin for its task's exit.
+    fn watch(&self, pin: Option<&TaskPin>, token: u64) {
+        if let (Some(ep), Some(TaskPin::Fd(fd))) = (&self.exits, pin) {
+            let _ = ep.add(fd.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, token));
+        }
+    }
+
+    /// Wait up to `timeout_ms` for readers or namespace inits to exit and drop their
+    /// cached answers (closing their pidfds, which would keep the namespace allocated).
+    pub(crate) fn reap(&self, timeout_ms: u16) {
+        let Some(ep) = &self.exits else {
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(timeout_ms)));
+            return;
+        };
+        let mut events = [EpollEvent::empty(); 64];
+        let n = ep
+            .wait(&mut events, EpollTimeout::from(timeout_ms))
+            .unwrap_or(0);
+        for e in &events[..n] {
+            let token = e.data();
+            if token & INIT_TOKEN != 0 {
+                let pid = (token & !INIT_TOKEN) as u32;
+                self.namespaces
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|_, init| {
+                        init.pid != pid
+                            || init.pin.as_ref().is_some_and(|p| self.source.task_alive(p))
+                    });
+            } else if let Some(slot) = self.readers.slot(token as u32) {
+                let dead = slot
+                    .load()
+                    .as_ref()
+                    .is_some_and(|e| !e.pin.as_ref().is_some_and(|p| self.source.task_alive(p)));
+                if dead {
+                    self.readers.set(slot, None);
+                }
+            }
+        }
     }
 
     /// Drop the cached answers of threads that exited (closing their pidfds). Returns

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 mod control;
+mod deploy;
 pub mod engine;
 pub mod error;
 mod fs;

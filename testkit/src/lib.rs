@@ -9,12 +9,14 @@
 //!   it or the test ticks); `read` opens, reads in small pieces (as `cat` with a tiny
 //!   buffer would) and releases, exactly as the kernel drives FUSE.
 //! * [`builder::KernelBuilder`]: in-memory kernels for property tests.
-//! * [`real`]: the real kernel (root, `/dev/fuse`): daemons, test cgroups, readers.
+//! * [`real`]: the real kernel (root, `/dev/fuse`): daemons, test cgroups, readers;
+//!   [`container`]: containers made of those (cgroup, pid and mount namespace, binds).
 // The testkit reads fixture metadata and copies captures itself: it is the test
 // harness, not the engine, so the engine's I/O rule does not apply here.
 #![allow(clippy::disallowed_methods)]
 
 pub mod builder;
+pub mod container;
 pub mod real;
 
 use std::io;

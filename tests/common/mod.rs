@@ -3,7 +3,10 @@
 
 pub use testkit::real::*;
 
-/// vproc (this build) with extra options.
+/// vproc (this build, or the binary named by `VPROC_TEST_BIN`, to run the same tests
+/// against another version) with extra options.
 pub fn vproc(args: &[&str]) -> Daemon {
-    Daemon::start(env!("CARGO_BIN_EXE_vproc"), args)
+    let bin =
+        std::env::var("VPROC_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vproc").to_owned());
+    Daemon::start(&bin, args)
 }
