@@ -87,6 +87,10 @@ pub(crate) struct Cli {
     /// (its own; for pods that share a process namespace).
     #[arg(long, default_value = "init", value_parser = ["init", "reader"])]
     identity: String,
+    /// Serve these files as the host's (comma list: meminfo,stat,sys/devices/system/cpu/online...):
+    /// an emergency switch per file, where SIGUSR2 switches all.
+    #[arg(long, value_name = "FILES", value_delimiter = ',', value_parser = parse_file_name)]
+    disable_file: Vec<VirtualFile>,
     /// A read never sees data older than this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     max_staleness: u64,
@@ -211,6 +215,13 @@ fn keep_mount_option(o: &str) -> bool {
         || o.starts_with("attr_timeout"))
 }
 
+fn parse_file_name(name: &str) -> Result<VirtualFile, String> {
+    VirtualFile::by_name(name).ok_or_else(|| {
+        let known: Vec<&str> = VirtualFile::ALL.iter().map(|f| f.path()).collect();
+        format!("unknown file {name:?}; known: {}", known.join(" "))
+    })
+}
+
 fn config(cli: &Cli) -> Config {
     let clock_ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
@@ -232,6 +243,10 @@ fn config(cli: &Cli) -> Config {
             IdentityMode::Init
         },
         max_staleness_ns: cli.max_staleness.saturating_mul(1_000_000),
+        host_files: cli
+            .disable_file
+            .iter()
+            .fold(0, |bits, f| bits | 1 << f.index()),
         ..Config::default()
     }
 }
@@ -249,10 +264,7 @@ fn worker_threads() -> usize {
 }
 
 fn print_file(cli: &Cli, path: &str) -> ExitCode {
-    let Some(file) = VirtualFile::ALL
-        .into_iter()
-        .find(|f| f.path() == path.trim_start_matches('/'))
-    else {
+    let Some(file) = VirtualFile::by_name(path) else {
         let known: Vec<&str> = VirtualFile::ALL.iter().map(|f| f.path()).collect();
         eprintln!("vproc: unknown file {path:?}; known: {}", known.join(" "));
         return ExitCode::from(2);

@@ -53,6 +53,8 @@ pub struct Config {
     /// Longest a read waits for the sampler before it serves the last published value
     /// (or fails with EIO when there is none) (ns).
     pub request_budget_ns: u64,
+    /// Files served as the host's (`--disable-file`): bit `i` is `VirtualFile::ALL[i]`.
+    pub host_files: u32,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             active_window_ns: 2_000_000_000,
             forget_after_ns: 30_000_000_000,
             request_budget_ns: 500_000_000,
+            host_files: 0,
         }
     }
 }

@@ -319,3 +319,25 @@ fn a_container_read_again_after_being_forgotten_continues_its_counters() {
         assert!(b >= a, "{first:?} -> {again:?}");
     }
 }
+
+#[test]
+fn files_disabled_one_by_one_show_the_hosts() {
+    let k = kernel();
+    let config = Config {
+        host_files: 1 << VirtualFile::Meminfo.index(),
+        ..Config::default()
+    };
+    let h = Harness::new(k.clone(), 1_000_000 * MS, config, PID);
+    let host =
+        std::fs::read_to_string(fixtures_dir().join("host/x86_64-4cpu/proc/meminfo")).unwrap();
+    assert_eq!(h.read(VirtualFile::Meminfo), host, "--disable-file meminfo");
+    // Other files stay the container's: its CPU time (1 ms: 0 ticks), not the host's.
+    let stat = testkit::real::stat_total(&h.read(VirtualFile::Stat));
+    assert_eq!((stat[0], stat[2]), (0, 0), "{stat:?}");
+    assert_eq!(VirtualFile::by_name("meminfo"), Some(VirtualFile::Meminfo));
+    assert_eq!(
+        VirtualFile::by_name("/sys/devices/system/cpu/online"),
+        Some(VirtualFile::CpuOnline)
+    );
+    assert_eq!(VirtualFile::by_name("online"), None);
+}

@@ -75,11 +75,20 @@ impl VirtualFile {
     ];
 
     /// Position in [`VirtualFile::ALL`] (the render-cache slot of the file).
-    pub(crate) fn index(self) -> usize {
+    pub fn index(self) -> usize {
         VirtualFile::ALL
             .iter()
             .position(|f| *f == self)
             .unwrap_or(0)
+    }
+
+    /// The file named `name`: its path below the mount point (`proc/meminfo`, with or
+    /// without a leading `/`) or, for `/proc` files, its last component (`meminfo`).
+    pub fn by_name(name: &str) -> Option<VirtualFile> {
+        let name = name.trim().trim_start_matches('/');
+        VirtualFile::ALL
+            .into_iter()
+            .find(|f| f.path() == name || f.path().strip_prefix("proc/") == Some(name))
     }
 
     /// Path below the mount point.

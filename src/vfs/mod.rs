@@ -453,9 +453,11 @@ impl Vfs {
         file: VirtualFile,
         pid: u32,
     ) -> Result<(Arc<View>, Arc<crate::snapshot::Snapshot>)> {
-        let reader = if self.virtualizing() {
+        let host_file = self.config.host_files & (1 << file.index()) != 0;
+        let reader = if self.virtualizing() && !host_file {
             self.identity.resolve(pid)
         } else {
+            // Pid 0 is the unknown reader: the host's view.
             self.identity.resolve(0)
         };
         let parts = file.parts();
