@@ -39,7 +39,8 @@ echo "== matrix install: $((SECONDS - t0))s"
 
 mkdir -p target/matrix-logs
 declare -A pass fail build run rc runs_on skipped
-total_pass=0 total_fail=0 status=0
+total_pass=0 total_fail=0 total_skip=0 status=0
+. ci/lib.sh
 for a in "${arches[@]}"; do
   log=target/matrix-logs/$a.log
   targs=(); env=(CI=true INSTA_UPDATE=no "VPROC_EXPECT_ARCH=$(rustarch "$a")")
@@ -51,14 +52,13 @@ for a in "${arches[@]}"; do
   env "${env[@]}" cargo test --workspace --locked "${targs[@]}" --no-run >"$log" 2>&1
   build[$a]=$((SECONDS - t)); t=$SECONDS
   # --show-output: the architecture proof and the loud skip notices reach the log.
-  env "${env[@]}" cargo test --workspace --locked "${targs[@]}" --no-fail-fast -- --show-output >>"$log" 2>&1
+  skiplog=target/matrix-logs/$a.skipped; rm -f "$skiplog"
+  env "${env[@]}" "VPROC_SKIP_LOG=$PWD/$skiplog" cargo test --workspace --locked "${targs[@]}" --no-fail-fast -- --show-output >>"$log" 2>&1
   rc[$a]=$?; run[$a]=$((SECONDS - t))
-  read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-                        END { print p + 0, f + 0 }' "$log")
-  pass[$a]=$p; fail[$a]=$f
+  read -r p f s < <(test_counts "$log" "$skiplog")
+  pass[$a]=$p; fail[$a]=$f; skipped[$a]=$s
   runs_on[$a]=$(grep -m1 -o 'architecture [a-z0-9_]*, [a-z]* endian' "$log" | sed 's/architecture //' || true)
-  skipped[$a]=$(grep -c '^\*\*\* SKIPPED' "$log" || true)
-  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + s))
   if [[ ${rc[$a]} != 0 ]]; then
     status=1
     echo "---- $a failed; last lines of $log:"; tail -n 40 "$log"
@@ -74,5 +74,5 @@ echo "skipped = real-kernel tests (FUSE mount, cgroups): they need root and /dev
 echo "qemu-user they cannot run (FUSE messages are not byte-swapped for s390x; the daemon binary"
 echo "is foreign). Each skip prints its reason in target/matrix-logs/<arch>.log."
 echo "== matrix: $((SECONDS - t0))s"
-echo "$total_pass passed, $total_fail failed"
+summary_line "$total_pass" "$total_fail" "$total_skip"
 exit "$status"

@@ -27,7 +27,8 @@ echo "== vm: build: $((SECONDS - t0))s"
 t1=$SECONDS
 # One VM for the whole suite; tests run one at a time (they share global state such as
 # swap and loop devices).
-cmd='export VPROC_IN_VM=1 RUST_BACKTRACE=1; rc=0;'
+rm -f target/vm-logs/skipped
+cmd="export VPROC_IN_VM=1 RUST_BACKTRACE=1 VPROC_SKIP_LOG=$PWD/target/vm-logs/skipped; rc=0;"
 for b in "${bins[@]}"; do
   cmd+=" echo \"== $(basename "$b")\"; $b --test-threads=1 --show-output || rc=1;"
 done
@@ -36,14 +37,13 @@ VPROC_VM_TIMEOUT=${VPROC_VM_TIMEOUT:-1500} tests/vm/run-v2vm "$cmd" >"$log" 2>&1
 status=$?
 cat "$log"
 echo "== vm: suite: $((SECONDS - t1))s (VM boot included)"
-skipped=$(grep -c '^\*\*\* SKIPPED' "$log" || true)
-read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-                      END { print p + 0, f + 0 }' "$log")
+. ci/lib.sh
+read -r p f skipped < <(test_counts "$log" target/vm-logs/skipped)
 echo "vm: ${skipped} skipped (see the *** SKIPPED lines above)"
 if [ "$status" != 0 ] && [ "$f" = 0 ]; then
   echo "vm: the VM run failed (exit $status) before the suite could report" >&2
   f=1
 fi
 echo "== vm: total: $((SECONDS - t0))s"
-echo "$p passed, $f failed"
+summary_line "$p" "$f" "$skipped"
 [ "$status" = 0 ] && [ "$f" = 0 ]

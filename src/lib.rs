@@ -16,7 +16,7 @@ pub mod engine;
 pub mod error;
 mod fs;
 mod identity;
-pub mod logger;
+mod logger;
 mod os;
 pub mod parse;
 pub mod render;

@@ -29,7 +29,7 @@ impl Log for StderrLogger {
 }
 
 /// Install the logger (once; later calls are ignored).
-pub fn init(debug: bool) {
+pub(crate) fn init(debug: bool) {
     let level = if debug {
         LevelFilter::Debug
     } else {

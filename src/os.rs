@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Why the daemon cannot run: one line for the user.
 #[derive(Debug)]
-pub enum DaemonError {
+pub(crate) enum DaemonError {
     /// Not root.
     NotRoot,
     /// No `/dev/fuse`.

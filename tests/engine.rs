@@ -42,13 +42,7 @@ fn harness(k: &Arc<LiveKernel>) -> Harness {
 }
 
 fn mem_free(h: &Harness) -> u64 {
-    h.read(VirtualFile::Meminfo)
-        .lines()
-        .find(|l| l.starts_with("MemFree:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap()
-        .parse()
-        .unwrap()
+    testkit::text::meminfo(&h.read(VirtualFile::Meminfo), "MemFree")
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! `golden__<layout>-<scenario>-<file>.snap`. Each was read and checked by hand against
 //! `shared/spec` before it was accepted; `cargo insta review` shows a diff on change.
 
+#![allow(clippy::disallowed_methods)] // the test lists the snapshot directory
+
 use testkit::Scenario;
 use vproc::render::VirtualFile;
 
@@ -13,9 +15,23 @@ fn file_label(f: VirtualFile) -> String {
         .replace('/', "_")
 }
 
+/// Every scenario, on each layout: a fixture directory that goes missing (or appears
+/// without goldens) fails here rather than silently shrinking the suite.
+const SCENARIOS: [&str; 8] = [
+    "cpuset-2of8",
+    "hostile",
+    "limit-above-host",
+    "memlimit-quota",
+    "nested",
+    "no-limits",
+    "swap-limited",
+    "swap-unlimited",
+];
+
 fn goldens(layout: &str) {
     let scenarios = Scenario::all(layout);
-    assert!(scenarios.len() >= 7, "missing {layout} scenarios");
+    let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, SCENARIOS, "{layout} scenarios");
     for s in scenarios {
         let h = s.harness();
         for f in VirtualFile::ALL {
@@ -92,4 +108,25 @@ fn v1_and_v2_agree_where_semantics_agree() {
             v1.name
         );
     }
+}
+
+/// The snapshot directory holds exactly the goldens of every scenario × file × layout
+/// (a renamed file or scenario leaves no stale golden behind).
+#[test]
+fn every_golden_is_listed_and_every_listed_golden_exists() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let on_disk: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("golden__"))
+        .collect();
+    let mut expected = std::collections::BTreeSet::new();
+    for layout in ["v1", "v2"] {
+        for s in SCENARIOS {
+            for f in VirtualFile::ALL {
+                expected.insert(format!("golden__{layout}-{s}-{}.snap", file_label(f)));
+            }
+        }
+    }
+    assert_eq!(on_disk, expected);
 }

@@ -72,12 +72,7 @@ fn harness(k: &Arc<LiveKernel>) -> Harness {
 }
 
 fn mem_total(h: &Harness, pid: u32) -> u64 {
-    let m = h.read_as(VirtualFile::Meminfo, pid);
-    m.lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no MemTotal in {m}"))
+    testkit::text::meminfo(&h.read_as(VirtualFile::Meminfo, pid), "MemTotal")
 }
 
 #[test]

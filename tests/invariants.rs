@@ -12,6 +12,7 @@
 use proptest::prelude::*;
 use std::sync::Arc;
 use testkit::builder::{KernelBuilder, V2_CONTAINER};
+use testkit::text::meminfo_value;
 use testkit::{fixtures_dir, Harness, Scenario};
 use vproc::config::{Config, RenderOptions};
 use vproc::parse::cpuset::parse_cpuset;
@@ -20,13 +21,6 @@ use vproc::source::mem::MemSource;
 use vproc::source::Source;
 
 const PID: u32 = 777;
-
-fn meminfo_value(text: &str, key: &str) -> Option<u64> {
-    text.lines()
-        .find(|l| l.starts_with(&format!("{key}:")))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
 
 /// Keys vproc computes (the others pass through from the host).
 const COMPUTED: &[&str] = &[

@@ -44,7 +44,10 @@ fn vproc_agrees_with_lxcfs_where_semantics_agree() {
         return;
     }
     let Some(lxcfs) = lxcfs_binary() else {
-        eprintln!("\n*** SKIPPED vproc_agrees_with_lxcfs: no lxcfs binary (apt-get install lxcfs fuse3) ***\n");
+        skipped(
+            "vproc_agrees_with_lxcfs",
+            "no lxcfs binary (apt-get install lxcfs fuse3)",
+        );
         return;
     };
     let v = vproc(&[]);
@@ -95,10 +98,35 @@ fn vproc_agrees_with_lxcfs_where_semantics_agree() {
     }
     let (vf, lf) = (meminfo(&vm, "MemFree"), meminfo(&lm, "MemFree"));
     assert!(vf.abs_diff(lf) <= 4096, "MemFree vproc {vf} lxcfs {lf}");
-    for key in ["MemAvailable", "AnonHugePages", "Mapped"] {
+    // Deliberate differences: each with the value vproc must show, computed from the
+    // cgroup's own files (counters move between the reads: a tolerance of 1 MiB).
+    let counter = |v1_key: &str, v2_key: &str| -> u64 {
+        let key = if v2 { v2_key } else { v1_key };
+        cg.stat_value("memory.stat", key).unwrap_or(0) / 1024
+    };
+    let free = meminfo(&vm, "MemFree");
+    let total = meminfo(&vm, "MemTotal");
+    let reclaimable = counter("total_active_file", "active_file")
+        + counter("total_inactive_file", "inactive_file")
+        + if v2 {
+            counter("", "slab_reclaimable")
+        } else {
+            0
+        };
+    let expected = [
+        ("MemAvailable", (free + reclaimable).min(total)),
+        ("AnonHugePages", counter("total_rss_huge", "anon_thp")),
+        ("Mapped", counter("total_mapped_file", "file_mapped")),
+    ];
+    for (key, want) in expected {
+        let got = meminfo(&vm, key);
+        assert!(
+            got.abs_diff(want) <= 1024,
+            "vproc meminfo {key} {got} kB, the cgroup's files say {want} kB"
+        );
         differences.push((
             format!("meminfo {key}"),
-            meminfo(&vm, key).to_string(),
+            format!("{got} (= cgroup {want})"),
             meminfo(&lm, key).to_string(),
         ));
     }
@@ -188,6 +216,23 @@ fn vproc_agrees_with_lxcfs_where_semantics_agree() {
         (age(&vu) - age(&lu)).abs() < 1.0,
         "uptime vproc {vu} lxcfs {lu}"
     );
+    // vproc's idle: one visible CPU × the age − the cgroup's CPU time (never above).
+    let usage_s = cg
+        .file("cpuacct.usage")
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .map(|ns| ns / 1e9)
+        .or_else(|| {
+            cg.stat_value("cpu.stat", "usage_usec")
+                .map(|us| us as f64 / 1e6)
+        })
+        .unwrap_or(0.0);
+    let idle = |t: &str| nth_number(t, 1);
+    assert!(
+        (idle(&vu) - (age(&vu) - usage_s)).abs() < 1.0,
+        "vproc uptime idle {} = age {} − CPU time {usage_s:.2}",
+        idle(&vu),
+        age(&vu)
+    );
     differences.push(("uptime idle".into(), vu.trim().into(), lu.trim().into()));
 
     // loadavg without -l: the host's, in both.
@@ -205,9 +250,14 @@ fn vproc_agrees_with_lxcfs_where_semantics_agree() {
         );
     }
     let pressure = d_exists(&l.mnt.join("proc/pressure/io"));
+    let vio = read(&v, "proc/pressure/io");
+    assert!(
+        vio.starts_with("some avg10="),
+        "vproc serves pressure/io: {vio}"
+    );
     differences.push((
         "proc/pressure/io".into(),
-        first_fields(&read(&v, "proc/pressure/io"), 2).join(" "),
+        first_fields(&vio, 2).join(" "),
         if pressure {
             "present".into()
         } else {
@@ -218,6 +268,25 @@ fn vproc_agrees_with_lxcfs_where_semantics_agree() {
     // Deliberate differences (shared/spec/vproc.md), shown side by side.
     let vd = read(&v, "proc/diskstats");
     let ld = read(&l, "proc/diskstats");
+    // vproc: one line per device the cgroup did I/O on (none here: the keeper sleeps).
+    let io_devices = cg
+        .file("blkio.throttle.io_serviced_recursive")
+        .or_else(|| cg.file("io.stat"))
+        .map_or(0, |t| {
+            t.lines()
+                .filter(|l| !l.starts_with("Total"))
+                .filter(|l| {
+                    l.split_whitespace().skip(1).any(|w| {
+                        w.rsplit('=')
+                            .next()
+                            .is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n > 0))
+                    })
+                })
+                .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        });
+    assert_eq!(vd.lines().count(), io_devices, "vproc diskstats:\n{vd}");
     differences.push((
         "diskstats lines".into(),
         vd.lines().count().to_string(),

@@ -218,8 +218,9 @@ fn v2_diskstats_follow_io_stat() {
         return;
     }
     if !in_test_vm() {
-        eprintln!(
-            "*** SKIPPED v2_diskstats_follow_io_stat: creates a loop device (test VM only) ***"
+        skipped(
+            "v2_diskstats_follow_io_stat",
+            "creates a loop device (test VM only)",
         );
         return;
     }
@@ -277,7 +278,7 @@ fn v2_swap_limit_and_swaps() {
         return;
     }
     if !in_test_vm() {
-        eprintln!("*** SKIPPED v2_swap_limit_and_swaps: enables swap (test VM only) ***");
+        skipped("v2_swap_limit_and_swaps", "enables swap (test VM only)");
         return;
     }
     // zram: swap on a loop device over the VM's tmpfs-backed /tmp deadlocks the VM.
@@ -325,7 +326,10 @@ fn v2_dirty_and_mapped_are_real() {
         return;
     }
     if !in_test_vm() {
-        eprintln!("*** SKIPPED v2_dirty_and_mapped_are_real: formats a loop device and changes writeback sysctls (test VM only) ***");
+        skipped(
+            "v2_dirty_and_mapped_are_real",
+            "formats a loop device and changes writeback sysctls (test VM only)",
+        );
         return;
     }
     let dev = LoopDevice::new(64).expect("loop device");

@@ -22,12 +22,12 @@ struct Hierarchy {
 
 /// The hierarchies of this host that a container's cgroup lives in.
 #[derive(Clone, Debug)]
-pub struct Layout(Vec<Hierarchy>);
+pub(crate) struct Layout(Vec<Hierarchy>);
 
 impl Layout {
     /// Detect them (the daemon's own detection). On v2 the controllers must already be
     /// enabled in the root's `cgroup.subtree_control` (`TestCgroup::create` does it).
-    pub fn detect() -> Result<Layout, String> {
+    pub(crate) fn detect() -> Result<Layout, String> {
         let h = Hierarchies::detect(&HostSource::new()).map_err(|e| e.to_string())?;
         let mut out: Vec<Hierarchy> = Vec::new();
         for c in [
@@ -64,13 +64,13 @@ fn write(path: PathBuf, value: &str) -> io::Result<()> {
 
 /// A cgroup in every hierarchy of a [`Layout`]; removed on drop (it must be empty).
 #[derive(Debug)]
-pub struct Group {
+pub(crate) struct Group {
     dirs: Vec<PathBuf>,
 }
 
 impl Group {
     /// Create `name` with an optional memory limit (bytes) and cpuset.
-    pub fn create(
+    pub(crate) fn create(
         layout: &Layout,
         name: &str,
         memory: Option<u64>,
@@ -104,7 +104,7 @@ impl Group {
     }
 
     /// Move process `pid` in.
-    pub fn add(&self, pid: u32) -> io::Result<()> {
+    pub(crate) fn add(&self, pid: u32) -> io::Result<()> {
         self.dirs
             .iter()
             .try_for_each(|d| write(d.join("cgroup.procs"), &pid.to_string()))
@@ -126,11 +126,11 @@ impl Drop for Group {
 }
 
 /// Name prefix of the scale section's cgroups.
-pub const SCALE_PREFIX: &str = "vproc-test-scale-";
+pub(crate) const SCALE_PREFIX: &str = "vproc-test-scale-";
 
 /// `vproc-test-scale-<i>` cgroups, each holding one `sleep infinity`; on drop the
 /// sleepers are killed and reaped, then the cgroups removed.
-pub struct Population {
+pub(crate) struct Population {
     layout: Layout,
     sleepers: Vec<Child>,
     groups: Vec<Group>,
@@ -140,7 +140,7 @@ impl Population {
     /// An empty population. Empty `vproc-test-scale-*` cgroups left by an interrupted
     /// run are removed first; populated ones are an error (their processes are not
     /// this run's to kill).
-    pub fn new(layout: &Layout) -> Result<Population, String> {
+    pub(crate) fn new(layout: &Layout) -> Result<Population, String> {
         let mut busy = Vec::new();
         for h in &layout.0 {
             for entry in fs::read_dir(&h.root).into_iter().flatten().flatten() {
@@ -168,14 +168,14 @@ impl Population {
     }
 
     /// Number of populated cgroups.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.groups.len()
     }
 
     /// Add cgroups (and sleepers) up to `n`; the time it took. Call it from outside the
     /// bench's own cgroup, so that the sleepers are not charged to its memory limit
     /// before they move.
-    pub fn grow_to(&mut self, n: usize) -> io::Result<Duration> {
+    pub(crate) fn grow_to(&mut self, n: usize) -> io::Result<Duration> {
         let start = Instant::now();
         for i in self.groups.len()..n {
             crate::interrupt::check();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The binary, or why it cannot be built (the floor is then skipped).
-pub fn build() -> Result<PathBuf, String> {
+pub(crate) fn build() -> Result<PathBuf, String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/floor/floor.c");
     // This bench runs as <target>/release/deps/fuse-<hash>.
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
@@ -43,7 +43,7 @@ pub fn build() -> Result<PathBuf, String> {
 }
 
 /// libfuse3's version, for the report.
-pub fn libfuse_version() -> String {
+pub(crate) fn libfuse_version() -> String {
     Command::new("pkg-config")
         .args(["--modversion", "fuse3"])
         .output()

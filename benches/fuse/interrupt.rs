@@ -25,7 +25,7 @@ fn signals() -> SigSet {
 
 /// Block the signals in the calling thread and take them in a watcher thread. Call it
 /// from `main` before any other thread exists, so that every thread inherits the mask.
-pub fn watch() -> nix::Result<()> {
+pub(crate) fn watch() -> nix::Result<()> {
     let set = signals();
     pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
     std::thread::spawn(move || loop {
@@ -42,7 +42,7 @@ pub fn watch() -> nix::Result<()> {
 
 /// Spawn `cmd` with the signals unblocked in the child (they are unblocked in the
 /// calling thread for the duration of the spawn).
-pub fn spawn(cmd: &mut Command) -> io::Result<Child> {
+pub(crate) fn spawn(cmd: &mut Command) -> io::Result<Child> {
     let set = signals();
     pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None)?;
     let child = cmd.spawn();
@@ -51,14 +51,14 @@ pub fn spawn(cmd: &mut Command) -> io::Result<Child> {
 }
 
 /// Unwind if a signal arrived.
-pub fn check() {
+pub(crate) fn check() {
     if INTERRUPTED.load(Ordering::Relaxed) {
         panic!("interrupted by a signal");
     }
 }
 
 /// Sleep `dur`, unwinding early if a signal arrives.
-pub fn sleep(dur: Duration) {
+pub(crate) fn sleep(dur: Duration) {
     let end = Instant::now() + dur;
     loop {
         check();

@@ -9,10 +9,10 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 /// Read buffer size.
-pub const BUF: usize = 64 << 10;
+pub(crate) const BUF: usize = 64 << 10;
 
 /// Open `path`, read it to EOF, close it; the number of bytes read.
-pub fn read_once(path: &Path, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_once(path: &Path, buf: &mut [u8]) -> io::Result<usize> {
     let mut f = File::open(path)?;
     let mut total = 0;
     loop {
@@ -24,39 +24,39 @@ pub fn read_once(path: &Path, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// [`read_once`], panicking (and so unwinding into the cleanup) if the read fails.
-pub fn read_or_panic(path: &Path, buf: &mut [u8]) -> usize {
+pub(crate) fn read_or_panic(path: &Path, buf: &mut [u8]) -> usize {
     read_once(path, buf).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// The latencies of a series of reads and the wall time the series took.
 #[derive(Debug, Default)]
-pub struct Samples {
+pub(crate) struct Samples {
     lat_ns: Vec<u64>,
     /// Wall time of the series (summed when series are merged).
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     sorted: bool,
 }
 
 impl Samples {
     /// Number of reads.
-    pub fn ops(&self) -> usize {
+    pub(crate) fn ops(&self) -> usize {
         self.lat_ns.len()
     }
 
     /// Reads per second of wall time.
-    pub fn ops_per_sec(&self) -> f64 {
+    pub(crate) fn ops_per_sec(&self) -> f64 {
         self.ops() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
     /// Add another series (another slice of the same cell).
-    pub fn merge(&mut self, other: Samples) {
+    pub(crate) fn merge(&mut self, other: Samples) {
         self.lat_ns.extend(other.lat_ns);
         self.elapsed += other.elapsed;
         self.sorted = false;
     }
 
     /// The `p` quantile (0 to 1, nearest rank) in µs; 0 without samples.
-    pub fn percentile_us(&mut self, p: f64) -> f64 {
+    pub(crate) fn percentile_us(&mut self, p: f64) -> f64 {
         if self.lat_ns.is_empty() {
             return 0.0;
         }
@@ -71,7 +71,11 @@ impl Samples {
 
 /// `threads` threads read `path` back to back, timing every read, until `done(elapsed)`
 /// holds (checked after each read). The threads start together.
-pub fn burst(path: &Path, threads: usize, done: impl Fn(Duration) -> bool + Sync) -> Samples {
+pub(crate) fn burst(
+    path: &Path,
+    threads: usize,
+    done: impl Fn(Duration) -> bool + Sync,
+) -> Samples {
     let barrier = Barrier::new(threads + 1);
     let (lat_ns, elapsed) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -112,7 +116,7 @@ pub fn burst(path: &Path, threads: usize, done: impl Fn(Duration) -> bool + Sync
 /// One read of `path` every `interval` for `dur` (a latency-sensitive reader that is
 /// mostly idle). A read that overruns its slot delays the schedule instead of bunching
 /// the following reads.
-pub fn paced(path: &Path, interval: Duration, dur: Duration) -> Samples {
+pub(crate) fn paced(path: &Path, interval: Duration, dur: Duration) -> Samples {
     let mut buf = vec![0u8; BUF];
     let mut lat_ns = Vec::new();
     let start = Instant::now();

@@ -20,7 +20,7 @@ use std::time::Duration;
 const FLAG: &str = "--vproc-bench-role";
 
 /// If this process is a reader child, run it and return its exit code.
-pub fn child_main() -> Option<ExitCode> {
+pub(crate) fn child_main() -> Option<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (flag, role) = args.split_first()?;
     if flag != FLAG {
@@ -122,11 +122,11 @@ impl Drop for Child {
 }
 
 /// A `load` child reading in a tight loop.
-pub struct Load(Child);
+pub(crate) struct Load(Child);
 
 impl Load {
     /// Start `threads` readers of `path` in `group`; returns once they run.
-    pub fn start(group: &Group, path: &Path, threads: usize) -> io::Result<Load> {
+    pub(crate) fn start(group: &Group, path: &Path, threads: usize) -> io::Result<Load> {
         let role = [
             "load".into(),
             path.display().to_string(),
@@ -142,7 +142,7 @@ impl Load {
     }
 
     /// Stop it; its reads per second.
-    pub fn stop(mut self) -> io::Result<f64> {
+    pub(crate) fn stop(mut self) -> io::Result<f64> {
         writeln!(self.0.stdin, "stop")?;
         match self.0.numbers()?[..] {
             [reads, ns] => Ok(reads / (ns / 1e9).max(1e-9)),
@@ -152,15 +152,15 @@ impl Load {
 }
 
 /// What a `paced` child measured.
-pub struct Paced {
+pub(crate) struct Paced {
     /// Median latency, µs.
-    pub p50_us: f64,
+    pub(crate) p50_us: f64,
     /// 99th percentile, µs.
-    pub p99_us: f64,
+    pub(crate) p99_us: f64,
 }
 
 /// Run a `paced` child in `group`: one read of `path` every `interval` for `dur`.
-pub fn paced_in(
+pub(crate) fn paced_in(
     group: &Group,
     path: &Path,
     interval: Duration,

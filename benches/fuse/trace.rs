@@ -12,31 +12,31 @@ const EVENTS: [&str; 2] = ["fuse_request_send", "fuse_request_end"];
 
 /// The id the tracepoints give a FUSE connection: the kernel's `dev_t` of the mount
 /// (`major << 20 | minor`, not the user-space encoding of `st_dev`).
-pub fn connection(mnt: &Path) -> std::io::Result<u32> {
+pub(crate) fn connection(mnt: &Path) -> std::io::Result<u32> {
     let dev = fs::metadata(mnt)?.dev();
     let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
     Ok(((major << 20) | minor) as u32)
 }
 
 /// A tracefs instance with the FUSE request events; removed on drop.
-pub struct Tracer {
+pub(crate) struct Tracer {
     dir: PathBuf,
 }
 
 /// The requests seen on one connection.
 #[derive(Debug, Default)]
-pub struct Requests {
+pub(crate) struct Requests {
     /// Requests sent, by opcode name without `FUSE_` (`LOOKUP`, `READ`...).
-    pub sent: BTreeMap<String, u64>,
+    pub(crate) sent: BTreeMap<String, u64>,
     /// Replies carrying an error, by opcode name and errno (positive).
-    pub failed: BTreeMap<(String, i32), u64>,
+    pub(crate) failed: BTreeMap<(String, i32), u64>,
     /// Whether the ring buffer lost events (the counts are then too low).
-    pub lost: bool,
+    pub(crate) lost: bool,
 }
 
 impl Tracer {
     /// A new instance, or why there cannot be one.
-    pub fn new() -> Result<Tracer, String> {
+    pub(crate) fn new() -> Result<Tracer, String> {
         let root = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
             .into_iter()
             .map(Path::new)
@@ -66,7 +66,7 @@ impl Tracer {
     }
 
     /// The requests that `work` causes on connection `conn`.
-    pub fn count(&self, conn: u32, work: impl FnOnce()) -> Result<Requests, String> {
+    pub(crate) fn count(&self, conn: u32, work: impl FnOnce()) -> Result<Requests, String> {
         for ev in EVENTS {
             self.set(
                 &format!("events/fuse/{ev}/filter"),

@@ -37,7 +37,7 @@ fn family(root: i32) -> Vec<i32> {
 }
 
 /// Resident memory of `root` and its descendants, KiB (`VmRSS`).
-pub fn rss_kib(root: i32) -> u64 {
+pub(crate) fn rss_kib(root: i32) -> u64 {
     family(root)
         .into_iter()
         .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/status")).ok())
@@ -52,7 +52,7 @@ pub fn rss_kib(root: i32) -> u64 {
 
 /// CPU time of `root` and its descendants, clock ticks: utime + stime of each, plus
 /// cutime + cstime (children that already exited and were reaped).
-pub fn cpu_ticks(root: i32) -> u64 {
+pub(crate) fn cpu_ticks(root: i32) -> u64 {
     family(root)
         .into_iter()
         .filter_map(stat_fields)
@@ -61,7 +61,7 @@ pub fn cpu_ticks(root: i32) -> u64 {
 }
 
 /// Clock ticks per second (`CLK_TCK`).
-pub fn ticks_per_sec() -> f64 {
+pub(crate) fn ticks_per_sec() -> f64 {
     nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()

@@ -121,35 +121,22 @@ impl Mounted {
 /// The cgroup paths that identify one container, per controller. They usually agree;
 /// on v1 a process can sit in different places per hierarchy.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ContainerId {
+pub(crate) struct ContainerId {
     /// memory controller path.
-    pub memory: Option<String>,
+    pub(crate) memory: Option<String>,
     /// cpu controller path (quota).
-    pub cpu: Option<String>,
+    pub(crate) cpu: Option<String>,
     /// cpuacct path (v2: the unified path, where `cpu.stat` lives).
-    pub cpuacct: Option<String>,
+    pub(crate) cpuacct: Option<String>,
     /// cpuset path.
-    pub cpuset: Option<String>,
+    pub(crate) cpuset: Option<String>,
     /// blkio (v1) / io (v2) path.
-    pub io: Option<String>,
+    pub(crate) io: Option<String>,
     /// The unified hierarchy path (pressure files), if any.
-    pub unified: Option<String>,
+    pub(crate) unified: Option<String>,
 }
 
 impl ContainerId {
-    /// The same path for every controller (tests, the root of a pure v2 host).
-    pub fn uniform(path: &str) -> Self {
-        let p = Some(path.to_owned());
-        ContainerId {
-            memory: p.clone(),
-            cpu: p.clone(),
-            cpuacct: p.clone(),
-            cpuset: p.clone(),
-            io: p.clone(),
-            unified: p,
-        }
-    }
-
     /// The path used for `c`.
     pub(crate) fn path(&self, c: Controller) -> Option<&str> {
         match c {

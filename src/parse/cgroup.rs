@@ -6,11 +6,11 @@ use super::{parse_u64, truncate, ParseError, ParseResult};
 /// Values at or above this are "unlimited". cgroup v1 prints "no limit" as
 /// `PAGE_COUNTER_MAX × PAGE_SIZE` (9223372036854771712 with 4 KiB pages, other values
 /// with 64 KiB pages), never as `max`; 2^62 bytes (4 EiB) is beyond any real limit.
-pub const V1_UNLIMITED_FLOOR: u64 = 1 << 62;
+pub(crate) const V1_UNLIMITED_FLOOR: u64 = 1 << 62;
 
 /// A resource limit: explicit "no limit" rather than a magic number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Limit {
+pub(crate) enum Limit {
     /// No limit (`max`, `-1`, or a v1 "infinite" value).
     Max,
     /// A limit in the file's unit (bytes for memory).
@@ -19,7 +19,7 @@ pub enum Limit {
 
 impl Limit {
     /// The smaller of two limits (`Max` is larger than any value).
-    pub fn min(self, other: Limit) -> Limit {
+    pub(crate) fn min(self, other: Limit) -> Limit {
         match (self, other) {
             (Limit::Max, x) | (x, Limit::Max) => x,
             (Limit::Value(a), Limit::Value(b)) => Limit::Value(a.min(b)),
@@ -41,13 +41,13 @@ fn single_token(text: &str) -> ParseResult<&str> {
 }
 
 /// A one-number file (`memory.current`, `cpuacct.usage`).
-pub fn parse_single_u64(text: &str) -> ParseResult<u64> {
+pub(crate) fn parse_single_u64(text: &str) -> ParseResult<u64> {
     parse_u64(single_token(text)?)
 }
 
 /// A limit file: `max` (v2), `-1` (v1 "unset"), or a number (values at or above
 /// [`V1_UNLIMITED_FLOOR`] count as unlimited).
-pub fn parse_limit(text: &str) -> ParseResult<Limit> {
+pub(crate) fn parse_limit(text: &str) -> ParseResult<Limit> {
     let t = single_token(text)?;
     if t == "max" || t == "-1" {
         return Ok(Limit::Max);
@@ -64,22 +64,22 @@ pub fn parse_limit(text: &str) -> ParseResult<Limit> {
 
 /// A flat-keyed file (`memory.stat`, `cpu.stat`): `key value` per line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FlatKeyed {
+pub(crate) struct FlatKeyed {
     /// The pairs that parsed, in file order.
-    pub pairs: Vec<(String, u64)>,
+    pub(crate) pairs: Vec<(String, u64)>,
     /// Lines that did not parse (skipped).
-    pub bad_lines: usize,
+    pub(crate) bad_lines: usize,
 }
 
 impl FlatKeyed {
     /// The value of `key` (exact match: `file` never matches `file_mapped`).
-    pub fn get(&self, key: &str) -> Option<u64> {
+    pub(crate) fn get(&self, key: &str) -> Option<u64> {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 }
 
 /// Parse a flat-keyed file; lines that do not parse are skipped and counted.
-pub fn parse_flat_keyed(text: &str) -> FlatKeyed {
+pub(crate) fn parse_flat_keyed(text: &str) -> FlatKeyed {
     let mut out = FlatKeyed::default();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut w = line.split_whitespace();
@@ -94,45 +94,45 @@ pub fn parse_flat_keyed(text: &str) -> FlatKeyed {
 /// The memory counters vproc shows, in bytes, normalised from v1 (`total_*`) and v2
 /// `memory.stat` keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemoryStat {
+pub(crate) struct MemoryStat {
     /// Page cache (v1 `total_cache`, v2 `file`).
-    pub cache: u64,
+    pub(crate) cache: u64,
     /// Shared memory (`total_shmem` / `shmem`).
-    pub shmem: u64,
+    pub(crate) shmem: u64,
     /// Mapped files (`total_mapped_file` / `file_mapped`).
-    pub mapped_file: u64,
+    pub(crate) mapped_file: u64,
     /// Dirty pages (`total_dirty` / `file_dirty`).
-    pub dirty: u64,
+    pub(crate) dirty: u64,
     /// Under writeback (`total_writeback` / `file_writeback`).
-    pub writeback: u64,
+    pub(crate) writeback: u64,
     /// Active anonymous.
-    pub active_anon: u64,
+    pub(crate) active_anon: u64,
     /// Inactive anonymous.
-    pub inactive_anon: u64,
+    pub(crate) inactive_anon: u64,
     /// Active file.
-    pub active_file: u64,
+    pub(crate) active_file: u64,
     /// Inactive file.
-    pub inactive_file: u64,
+    pub(crate) inactive_file: u64,
     /// Unevictable.
-    pub unevictable: u64,
+    pub(crate) unevictable: u64,
     /// Transparent huge pages of anonymous memory (`total_rss_huge` / `anon_thp`).
-    pub anon_thp: u64,
+    pub(crate) anon_thp: u64,
     /// Slab total (v2 `slab`; 0 on v1, which has no per-cgroup figure).
-    pub slab: u64,
+    pub(crate) slab: u64,
     /// Reclaimable slab (v2 `slab_reclaimable`).
-    pub slab_reclaimable: u64,
+    pub(crate) slab_reclaimable: u64,
     /// Unreclaimable slab (v2 `slab_unreclaimable`).
-    pub slab_unreclaimable: u64,
+    pub(crate) slab_unreclaimable: u64,
     /// Compressed size in zswap (v2 `zswap`), when the kernel reports it.
-    pub zswap: Option<u64>,
+    pub(crate) zswap: Option<u64>,
     /// Original size of what zswap holds (v2 `zswapped`).
-    pub zswapped: Option<u64>,
+    pub(crate) zswapped: Option<u64>,
 }
 
 impl MemoryStat {
     /// Usage estimated from the counters, for when the usage file cannot be read:
     /// anonymous + file LRU pages + unevictable + slab.
-    pub fn estimated_usage(&self) -> u64 {
+    pub(crate) fn estimated_usage(&self) -> u64 {
         [
             self.active_anon,
             self.inactive_anon,
@@ -147,7 +147,7 @@ impl MemoryStat {
 }
 
 /// The hierarchical `total_*` counters of a v1 `memory.stat`.
-pub fn parse_v1_memory_stat(text: &str) -> MemoryStat {
+pub(crate) fn parse_v1_memory_stat(text: &str) -> MemoryStat {
     let kv = parse_flat_keyed(text);
     let get = |k: &str| kv.get(k).unwrap_or(0);
     MemoryStat {
@@ -169,7 +169,7 @@ pub fn parse_v1_memory_stat(text: &str) -> MemoryStat {
 /// The counters of a v2 `memory.stat` (already hierarchical). Keys are matched exactly,
 /// so `file_mapped`, `file_dirty`, `file_writeback` and `anon_thp` are read correctly
 /// (LXCFS's prefix matching loses them).
-pub fn parse_v2_memory_stat(text: &str) -> MemoryStat {
+pub(crate) fn parse_v2_memory_stat(text: &str) -> MemoryStat {
     let kv = parse_flat_keyed(text);
     let get = |k: &str| kv.get(k).unwrap_or(0);
     MemoryStat {
@@ -194,52 +194,52 @@ pub fn parse_v2_memory_stat(text: &str) -> MemoryStat {
 
 /// Cumulative CPU time of a cgroup, nanoseconds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CpuTime {
+pub(crate) struct CpuTime {
     /// All CPU time (v1 `cpuacct.usage`, v2 `cpu.stat usage_usec`).
-    pub total_ns: u64,
+    pub(crate) total_ns: u64,
     /// User time (v1 sum of `usage_all`, v2 `user_usec`).
     pub user_ns: u64,
     /// System time.
-    pub system_ns: u64,
+    pub(crate) system_ns: u64,
     /// Per physical CPU (v1 only).
-    pub per_cpu: Option<Vec<CpuUsageNs>>,
+    pub(crate) per_cpu: Option<Vec<CpuUsageNs>>,
 }
 
 /// Block I/O of a cgroup on one device, in diskstats units before scaling.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct IoCounters {
+pub(crate) struct IoCounters {
     /// major:minor.
-    pub dev: (u32, u32),
+    pub(crate) dev: (u32, u32),
     /// Completed reads.
-    pub reads: u64,
+    pub(crate) reads: u64,
     /// Merged reads.
-    pub reads_merged: u64,
+    pub(crate) reads_merged: u64,
     /// Bytes read.
-    pub read_bytes: u64,
+    pub(crate) read_bytes: u64,
     /// Time reading, ms.
-    pub read_ms: u64,
+    pub(crate) read_ms: u64,
     /// Completed writes.
-    pub writes: u64,
+    pub(crate) writes: u64,
     /// Merged writes.
-    pub writes_merged: u64,
+    pub(crate) writes_merged: u64,
     /// Bytes written.
-    pub write_bytes: u64,
+    pub(crate) write_bytes: u64,
     /// Time writing, ms.
-    pub write_ms: u64,
+    pub(crate) write_ms: u64,
     /// Time doing I/O, ms.
-    pub io_ms: u64,
+    pub(crate) io_ms: u64,
     /// Completed discards.
-    pub discards: u64,
+    pub(crate) discards: u64,
     /// Merged discards.
-    pub discards_merged: u64,
+    pub(crate) discards_merged: u64,
     /// Bytes discarded.
-    pub discard_bytes: u64,
+    pub(crate) discard_bytes: u64,
     /// Time discarding, ms.
-    pub discard_ms: u64,
+    pub(crate) discard_ms: u64,
 }
 
 /// v2 `io.stat`: `rios wios dios rbytes wbytes dbytes` per device (no time columns exist).
-pub fn parse_io_stat(text: &str) -> Vec<IoCounters> {
+pub(crate) fn parse_io_stat(text: &str) -> Vec<IoCounters> {
     parse_nested_keyed(text)
         .into_iter()
         .filter_map(|e| {
@@ -261,16 +261,16 @@ pub fn parse_io_stat(text: &str) -> Vec<IoCounters> {
 
 /// One entry of a nested-keyed file (`io.stat`): `8:0 rbytes=1 wbytes=2 ...`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NestedEntry {
+pub(crate) struct NestedEntry {
     /// The line's key (`8:0`).
-    pub key: String,
+    pub(crate) key: String,
     /// Its `name=value` pairs that parsed as numbers.
-    pub fields: Vec<(String, u64)>,
+    pub(crate) fields: Vec<(String, u64)>,
 }
 
 /// Parse a nested-keyed file; lines without a key are skipped, and values that are not
 /// numbers are dropped (the kernel never prints them).
-pub fn parse_nested_keyed(text: &str) -> Vec<NestedEntry> {
+pub(crate) fn parse_nested_keyed(text: &str) -> Vec<NestedEntry> {
     text.lines()
         .filter_map(|line| {
             let mut w = line.split_whitespace();
@@ -287,35 +287,35 @@ pub fn parse_nested_keyed(text: &str) -> Vec<NestedEntry> {
 }
 
 /// `major:minor` of a device key.
-pub fn parse_dev(key: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_dev(key: &str) -> Option<(u32, u32)> {
     let (a, b) = key.split_once(':')?;
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 /// CFS bandwidth: `quota` µs of CPU time per `period` µs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CpuQuota {
+pub(crate) struct CpuQuota {
     /// Allowed CPU time per period, in µs (> 0).
-    pub quota_us: u64,
+    pub(crate) quota_us: u64,
     /// Period length in µs (> 0).
-    pub period_us: u64,
+    pub(crate) period_us: u64,
 }
 
 impl CpuQuota {
     /// `quota / period` rounded up: the CPU count this quota can keep busy.
-    pub fn ceil_cpus(&self) -> u64 {
+    pub(crate) fn ceil_cpus(&self) -> u64 {
         self.quota_us.div_ceil(self.period_us)
     }
 
     /// True when `self` allows less CPU than `other` (exact rational comparison).
-    pub fn is_tighter_than(&self, other: &CpuQuota) -> bool {
+    pub(crate) fn is_tighter_than(&self, other: &CpuQuota) -> bool {
         (self.quota_us as u128) * (other.period_us as u128)
             < (other.quota_us as u128) * (self.period_us as u128)
     }
 }
 
 /// `cpu.max` (v2): `max 100000` (no quota) or `150000 100000`.
-pub fn parse_cpu_max(text: &str) -> ParseResult<Option<CpuQuota>> {
+pub(crate) fn parse_cpu_max(text: &str) -> ParseResult<Option<CpuQuota>> {
     let w: Vec<&str> = text.split_whitespace().collect();
     let bad = || ParseError::new(format!("not a cpu.max value: {:?}", truncate(text)));
     let (quota, period) = match w.as_slice() {
@@ -341,7 +341,7 @@ pub fn parse_cpu_max(text: &str) -> ParseResult<Option<CpuQuota>> {
 }
 
 /// v1 `cpu.cfs_quota_us` + `cpu.cfs_period_us`: quota `-1` means none.
-pub fn parse_cfs_quota(quota: &str, period: &str) -> ParseResult<Option<CpuQuota>> {
+pub(crate) fn parse_cfs_quota(quota: &str, period: &str) -> ParseResult<Option<CpuQuota>> {
     let q = single_token(quota)?;
     if q == "-1" {
         return Ok(None);
@@ -359,17 +359,17 @@ pub fn parse_cfs_quota(quota: &str, period: &str) -> ParseResult<Option<CpuQuota
 
 /// Per-CPU usage in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuUsageNs {
+pub(crate) struct CpuUsageNs {
     /// CPU number.
-    pub cpu: u32,
+    pub(crate) cpu: u32,
     /// User time in ns.
     pub user_ns: u64,
     /// System time in ns.
-    pub system_ns: u64,
+    pub(crate) system_ns: u64,
 }
 
 /// `cpuacct.usage_all`: header `cpu user system`, then `<cpu> <user_ns> <system_ns>`.
-pub fn parse_usage_all(text: &str) -> ParseResult<Vec<CpuUsageNs>> {
+pub(crate) fn parse_usage_all(text: &str) -> ParseResult<Vec<CpuUsageNs>> {
     let mut lines = text.lines();
     match lines.next() {
         Some(h) if h.split_whitespace().eq(["cpu", "user", "system"]) => {}
@@ -397,7 +397,7 @@ pub fn parse_usage_all(text: &str) -> ParseResult<Vec<CpuUsageNs>> {
 }
 
 /// `cpuacct.usage_percpu`: one total ns figure per CPU, CPU 0 first.
-pub fn parse_usage_percpu(text: &str) -> ParseResult<Vec<u64>> {
+pub(crate) fn parse_usage_percpu(text: &str) -> ParseResult<Vec<u64>> {
     let v = text
         .split_whitespace()
         .map(parse_u64)
@@ -410,18 +410,18 @@ pub fn parse_usage_percpu(text: &str) -> ParseResult<Vec<u64>> {
 
 /// One row of a v1 blkio table: `8:0 Read 4096`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlkioRow {
+pub(crate) struct BlkioRow {
     /// Device.
-    pub dev: (u32, u32),
+    pub(crate) dev: (u32, u32),
     /// Operation: `Read`, `Write`, `Sync`, `Async`, `Discard`, `Total`.
-    pub op: String,
+    pub(crate) op: String,
     /// Value.
-    pub value: u64,
+    pub(crate) value: u64,
 }
 
 /// A v1 blkio table (`blkio.throttle.io_serviced_recursive` and friends). The trailing
 /// `Total N` line and malformed rows are skipped.
-pub fn parse_blkio(text: &str) -> Vec<BlkioRow> {
+pub(crate) fn parse_blkio(text: &str) -> Vec<BlkioRow> {
     text.lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();

@@ -12,7 +12,7 @@
 
 /// One piece of cpuinfo.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CpuInfoItem {
+pub(crate) enum CpuInfoItem {
     /// A line outside any CPU block.
     Line(String),
     /// A per-CPU block: `head` is the text before the number (`processor\t: `,
@@ -36,16 +36,16 @@ pub enum CpuInfoItem {
 
 /// The parsed file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CpuInfo {
+pub(crate) struct CpuInfo {
     /// The s390x layout (header + summary lines + `cpu number` blocks).
-    pub s390: bool,
+    pub(crate) s390: bool,
     /// Items in kernel order.
-    pub items: Vec<CpuInfoItem>,
+    pub(crate) items: Vec<CpuInfoItem>,
 }
 
 impl CpuInfo {
     /// Number of per-CPU blocks.
-    pub fn block_count(&self) -> usize {
+    pub(crate) fn block_count(&self) -> usize {
         self.items
             .iter()
             .filter(|i| matches!(i, CpuInfoItem::Block { .. }))
@@ -73,7 +73,7 @@ fn s390_processor(line: &str) -> Option<(u32, String)> {
 }
 
 /// Parse cpuinfo text. Never fails; unrecognised text is kept as lines.
-pub fn parse_cpuinfo(text: &str) -> CpuInfo {
+pub(crate) fn parse_cpuinfo(text: &str) -> CpuInfo {
     let s390 = text.lines().next().is_some_and(|l| l.contains("IBM/S390"));
     let block_key = if s390 { "cpu number" } else { "processor" };
     let mut items: Vec<CpuInfoItem> = Vec::new();

@@ -6,7 +6,7 @@ use std::fmt;
 /// Largest CPU number accepted. The kernel's `NR_CPUS` tops out at 8192 on the
 /// architectures vproc supports; the bound keeps a hostile `0-4294967295` from
 /// allocating gigabytes.
-pub const MAX_CPU: u32 = 65_535;
+pub(crate) const MAX_CPU: u32 = 65_535;
 
 /// A set of CPU numbers, sorted and without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

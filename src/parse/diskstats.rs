@@ -5,19 +5,19 @@ use super::parse_u64;
 
 /// One device line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DiskStat {
+pub(crate) struct DiskStat {
     /// Device major number.
-    pub major: u32,
+    pub(crate) major: u32,
     /// Device minor number.
-    pub minor: u32,
+    pub(crate) minor: u32,
     /// Kernel device name (`sda`, `nvme0n1p1`).
-    pub name: String,
+    pub(crate) name: String,
     /// The counters after the name, as printed.
-    pub counters: Vec<u64>,
+    pub(crate) counters: Vec<u64>,
 }
 
 /// Parse diskstats; lines that do not parse are skipped (they name no device).
-pub fn parse_diskstats(text: &str) -> Vec<DiskStat> {
+pub(crate) fn parse_diskstats(text: &str) -> Vec<DiskStat> {
     text.lines()
         .filter_map(|line| {
             let mut w = line.split_whitespace();

@@ -5,25 +5,25 @@ use super::parse_u64;
 
 /// One line of meminfo.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MeminfoLine {
+pub(crate) struct MeminfoLine {
     /// The label without the colon (`MemTotal`, `Active(anon)`), empty if the line has none.
-    pub key: String,
+    pub(crate) key: String,
     /// The value (in kB where the line says so), when it parsed.
-    pub value: Option<u64>,
+    pub(crate) value: Option<u64>,
     /// The line as the kernel printed it, without the newline.
-    pub raw: String,
+    pub(crate) raw: String,
 }
 
 /// The parsed file, in kernel order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Meminfo {
+pub(crate) struct Meminfo {
     /// Every line of the file.
-    pub lines: Vec<MeminfoLine>,
+    pub(crate) lines: Vec<MeminfoLine>,
 }
 
 impl Meminfo {
     /// The value of `key`, if present and numeric.
-    pub fn get(&self, key: &str) -> Option<u64> {
+    pub(crate) fn get(&self, key: &str) -> Option<u64> {
         self.lines
             .iter()
             .find(|l| l.key == key)
@@ -32,7 +32,7 @@ impl Meminfo {
 }
 
 /// Parse meminfo text. Never fails: lines that are not `Key: value` are kept raw.
-pub fn parse_meminfo(text: &str) -> Meminfo {
+pub(crate) fn parse_meminfo(text: &str) -> Meminfo {
     let lines = text
         .lines()
         .map(|raw| {

@@ -4,18 +4,17 @@
 //! pass unknown lines through unchanged; cgroup parsers are strict about numbers, because
 //! a number that does not parse must become an explicit fallback, never a guess.
 
-pub mod cgroup;
-pub mod cpuinfo;
+pub(crate) mod cgroup;
+pub(crate) mod cpuinfo;
 pub mod cpuset;
-pub mod diskstats;
-pub mod loadavg;
-pub mod meminfo;
+pub(crate) mod diskstats;
+pub(crate) mod meminfo;
 pub mod mountinfo;
 pub mod pressure;
-pub mod proc_pid;
+pub(crate) mod proc_pid;
 pub mod stat;
-pub mod swaps;
-pub mod uptime;
+pub(crate) mod swaps;
+pub(crate) mod uptime;
 
 use std::fmt;
 

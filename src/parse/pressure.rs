@@ -30,18 +30,18 @@ impl PressureKind {
 
 /// One value per pressure kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PerPressure<T> {
+pub(crate) struct PerPressure<T> {
     /// cpu.
-    pub cpu: T,
+    pub(crate) cpu: T,
     /// memory.
-    pub memory: T,
+    pub(crate) memory: T,
     /// io.
-    pub io: T,
+    pub(crate) io: T,
 }
 
 impl<T> PerPressure<T> {
     /// The value of `kind`.
-    pub fn get(&self, kind: PressureKind) -> &T {
+    pub(crate) fn get(&self, kind: PressureKind) -> &T {
         match kind {
             PressureKind::Cpu => &self.cpu,
             PressureKind::Memory => &self.memory,
@@ -50,7 +50,7 @@ impl<T> PerPressure<T> {
     }
 
     /// The value of `kind`, mutably.
-    pub fn get_mut(&mut self, kind: PressureKind) -> &mut T {
+    pub(crate) fn get_mut(&mut self, kind: PressureKind) -> &mut T {
         match kind {
             PressureKind::Cpu => &mut self.cpu,
             PressureKind::Memory => &mut self.memory,
@@ -61,17 +61,17 @@ impl<T> PerPressure<T> {
 
 /// One PSI line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PressureLine {
+pub(crate) struct PressureLine {
     /// `false` for `some`, `true` for `full`.
-    pub full: bool,
+    pub(crate) full: bool,
     /// avg10, avg60, avg300 in hundredths of a percent.
-    pub avg: [u64; 3],
+    pub(crate) avg: [u64; 3],
     /// Total stall time in microseconds.
-    pub total_us: u64,
+    pub(crate) total_us: u64,
 }
 
 /// Parse a PSI file. Every line must parse and there must be at least one.
-pub fn parse_pressure(text: &str) -> ParseResult<Vec<PressureLine>> {
+pub(crate) fn parse_pressure(text: &str) -> ParseResult<Vec<PressureLine>> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let bad = || ParseError::new(format!("not a PSI line: {:?}", truncate(line)));

@@ -4,17 +4,17 @@ use super::{parse_u64, truncate, ParseError, ParseResult};
 
 /// One line of `/proc/<pid>/cgroup`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CgroupLine {
+pub(crate) struct CgroupLine {
     /// Hierarchy id (0 for the unified hierarchy).
-    pub hierarchy: u32,
+    pub(crate) hierarchy: u32,
     /// Controllers of a v1 hierarchy (`cpu`, `cpuacct`, `name=systemd`); empty for v2.
-    pub controllers: Vec<String>,
+    pub(crate) controllers: Vec<String>,
     /// Path relative to the hierarchy root.
-    pub path: String,
+    pub(crate) path: String,
 }
 
 /// Parse `/proc/<pid>/cgroup`. Lines that do not parse are skipped.
-pub fn parse_pid_cgroup(text: &str) -> Vec<CgroupLine> {
+pub(crate) fn parse_pid_cgroup(text: &str) -> Vec<CgroupLine> {
     text.lines()
         .filter_map(|line| {
             let mut parts = line.splitn(3, ':');
@@ -37,18 +37,18 @@ pub fn parse_pid_cgroup(text: &str) -> Vec<CgroupLine> {
 
 /// The fields of `/proc/<pid>/stat` vproc uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PidStat {
+pub(crate) struct PidStat {
     /// Field 3: state letter (`R`, `S`, `D`, ...).
-    pub state: char,
+    pub(crate) state: char,
     /// Field 4: parent pid.
-    pub ppid: u32,
+    pub(crate) ppid: u32,
     /// Field 22: start time in clock ticks after boot.
-    pub start_ticks: u64,
+    pub(crate) start_ticks: u64,
 }
 
 /// Parse `/proc/<pid>/stat`. The command name (field 2) may contain spaces and
 /// parentheses, so fields are counted from the last `)`.
-pub fn parse_pid_stat(text: &str) -> ParseResult<PidStat> {
+pub(crate) fn parse_pid_stat(text: &str) -> ParseResult<PidStat> {
     let bad = || ParseError::new(format!("not a stat line: {:?}", truncate(text)));
     let close = text.rfind(')').ok_or_else(bad)?;
     let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
@@ -66,7 +66,7 @@ pub fn parse_pid_stat(text: &str) -> ParseResult<PidStat> {
 
 /// The `NSpid:` line of `/proc/<pid>/status`: the pid in each nested pid namespace,
 /// outermost (ours) first, innermost (the process's own) last.
-pub fn parse_nspid(text: &str) -> Option<Vec<u32>> {
+pub(crate) fn parse_nspid(text: &str) -> Option<Vec<u32>> {
     let line = text.lines().find(|l| l.starts_with("NSpid:"))?;
     line["NSpid:".len()..]
         .split_whitespace()

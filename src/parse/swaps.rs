@@ -4,21 +4,21 @@ use super::parse_u64;
 
 /// One swap area.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SwapArea {
+pub(crate) struct SwapArea {
     /// Device or file name.
-    pub filename: String,
+    pub(crate) filename: String,
     /// `partition` or `file`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Size in kB.
-    pub size_kb: u64,
+    pub(crate) size_kb: u64,
     /// Used in kB.
     pub used_kb: u64,
     /// Priority (may be negative).
-    pub priority: i64,
+    pub(crate) priority: i64,
 }
 
 /// Parse swaps; the header and lines that do not parse are skipped.
-pub fn parse_swaps(text: &str) -> Vec<SwapArea> {
+pub(crate) fn parse_swaps(text: &str) -> Vec<SwapArea> {
     text.lines()
         .skip(1)
         .filter_map(|line| {

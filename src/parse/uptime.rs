@@ -4,15 +4,15 @@ use super::{parse_hundredths, ParseError, ParseResult};
 
 /// Uptime and idle time in hundredths of a second.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Uptime {
+pub(crate) struct Uptime {
     /// Seconds since boot ×100.
-    pub uptime_cs: u64,
+    pub(crate) uptime_cs: u64,
     /// Idle seconds summed over CPUs ×100.
-    pub idle_cs: u64,
+    pub(crate) idle_cs: u64,
 }
 
 /// Parse the uptime line.
-pub fn parse_uptime(text: &str) -> ParseResult<Uptime> {
+pub(crate) fn parse_uptime(text: &str) -> ParseResult<Uptime> {
     let mut w = text.split_whitespace();
     let (Some(up), Some(idle)) = (w.next(), w.next()) else {
         return Err(ParseError::new("uptime: expected two numbers"));

@@ -167,7 +167,8 @@ mod tests {
             cgroups: ContainerId {
                 memory: Some("/a b/c%d=e\nf".into()),
                 cpu: None,
-                ..ContainerId::uniform("/x")
+                cpuacct: Some("/x".into()),
+                ..ContainerId::default()
             },
             anchor: Some(42),
         };

@@ -68,12 +68,12 @@ impl std::ops::BitOr for Parts {
 /// part of the key because `/proc/uptime` and the idle time of `/proc/stat` count from
 /// the start of the reader's pid-namespace init.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ViewKey {
+pub(crate) struct ViewKey {
     /// The cgroups.
-    pub cgroups: ContainerId,
+    pub(crate) cgroups: ContainerId,
     /// Start time (clock ticks after boot) of the init of the reader's pid namespace;
     /// `None`: unknown (the host's uptime is shown).
-    pub anchor: Option<u64>,
+    pub(crate) anchor: Option<u64>,
 }
 
 impl fmt::Display for ViewKey {

@@ -35,7 +35,7 @@ pub struct Metadata {
     /// File, directory or link.
     pub kind: NodeKind,
     /// Permission bits (`st_mode & 0o7777`).
-    pub mode: u32,
+    pub(crate) mode: u32,
 }
 
 /// Proof that a pid still names one particular task.

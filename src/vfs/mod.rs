@@ -150,7 +150,7 @@ pub fn resolve(path: &str) -> Option<Ino> {
 
 /// A node as the kernel sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Directory.
     Dir,
     /// Regular file.
@@ -161,7 +161,7 @@ pub enum Kind {
 
 /// How long the kernel may keep a name or an attribute without asking again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     /// Never changes while the filesystem is mounted (the static tree).
     Fixed,
     /// A host entry that changes rarely (CPU hotplug).
@@ -172,24 +172,24 @@ pub enum Freshness {
 
 /// Attributes of a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attr {
+pub(crate) struct Attr {
     /// Inode number.
-    pub ino: Ino,
+    pub(crate) ino: Ino,
     /// Kind.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// Permission bits (never writable).
-    pub mode: u16,
+    pub(crate) mode: u16,
     /// How long the kernel may cache it.
-    pub freshness: Freshness,
+    pub(crate) freshness: Freshness,
 }
 
 /// One directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirEntry {
+pub(crate) struct DirEntry {
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its attributes.
-    pub attr: Attr,
+    pub(crate) attr: Attr,
 }
 
 /// What an inode stands for.
@@ -271,18 +271,13 @@ impl Vfs {
         }
     }
 
-    /// Turn virtualisation off (host files) or on again; returns the new state.
-    pub fn toggle_virtualization(&self) -> bool {
-        !self.virtualize.fetch_xor(true, Ordering::AcqRel)
-    }
-
     /// Set virtualisation on or off.
-    pub fn set_virtualization(&self, on: bool) {
+    pub(crate) fn set_virtualization(&self, on: bool) {
         self.virtualize.store(on, Ordering::Release);
     }
 
     /// Whether files are virtualised (true unless toggled off).
-    pub fn virtualizing(&self) -> bool {
+    pub(crate) fn virtualizing(&self) -> bool {
         self.virtualize.load(Ordering::Acquire)
     }
 
@@ -350,7 +345,7 @@ impl Vfs {
     }
 
     /// Attributes of `ino`.
-    pub fn getattr(&self, ino: Ino) -> Result<Attr> {
+    pub(crate) fn getattr(&self, ino: Ino) -> Result<Attr> {
         match self.target(ino)? {
             Target::Static(n) => Ok(static_attr(n)),
             Target::Host(path) => self.host_attr(&path),
@@ -358,7 +353,7 @@ impl Vfs {
     }
 
     /// `name` in directory `parent`, as reader `pid` sees it.
-    pub fn lookup(&self, parent: Ino, name: &str, pid: u32) -> Result<Attr> {
+    pub(crate) fn lookup(&self, parent: Ino, name: &str, pid: u32) -> Result<Attr> {
         if name.contains('/') || name == "." || name == ".." {
             return Err(Error::NoSuchNode);
         }
@@ -385,7 +380,7 @@ impl Vfs {
     }
 
     /// The parent directory of `ino` (the root is its own parent).
-    pub fn parent(&self, ino: Ino) -> Result<Ino> {
+    pub(crate) fn parent(&self, ino: Ino) -> Result<Ino> {
         match self.target(ino)? {
             Target::Static(n) => Ok(n.parent),
             Target::Host(path) => match path.rsplit_once('/') {
@@ -398,7 +393,7 @@ impl Vfs {
 
     /// The entries of a directory as reader `pid` sees them, in order, without `.` and
     /// `..`.
-    pub fn readdir(&self, ino: Ino, pid: u32) -> Result<Vec<DirEntry>> {
+    pub(crate) fn readdir(&self, ino: Ino, pid: u32) -> Result<Vec<DirEntry>> {
         let (mut out, host_dir) = match self.target(ino)? {
             Target::Static(n) if n.kind != NodeKind::Dir => return Err(Error::NotDir),
             Target::Static(n) => {
@@ -434,7 +429,7 @@ impl Vfs {
     }
 
     /// The target of a symbolic link (host links below `sys/devices/system/cpu`).
-    pub fn readlink(&self, ino: Ino) -> Result<String> {
+    pub(crate) fn readlink(&self, ino: Ino) -> Result<String> {
         match self.target(ino)? {
             Target::Host(path) => {
                 self.check_sys_available()?;
@@ -491,7 +486,7 @@ impl Vfs {
 
     /// `file` as reader `pid` sees it now: the view's rendering of its current snapshot
     /// (rendered by the first reader of each snapshot generation, shared after).
-    pub fn content(&self, file: VirtualFile, pid: u32) -> Result<Arc<Rendered>> {
+    pub(crate) fn content(&self, file: VirtualFile, pid: u32) -> Result<Arc<Rendered>> {
         let (view, snap) = self.view_and_snapshot(file, pid)?;
         let slot = view.rendered(file.index());
         if let Some(r) = slot.load_full() {
@@ -574,7 +569,7 @@ impl Vfs {
 
     /// Writes are refused: `/proc` files and `online` answer EINVAL, other `/sys` files
     /// EACCES (LXCFS ≥ 6.0; older releases forwarded them to the host).
-    pub fn write(&self, ino: Ino) -> Error {
+    pub(crate) fn write(&self, ino: Ino) -> Error {
         match self.target(ino) {
             Ok(Target::Static(n))
                 if under_sys(n) && n.kind != NodeKind::File(VirtualFile::CpuOnline) =>
@@ -589,7 +584,7 @@ impl Vfs {
 
     /// Attribute changes: truncation is a no-op under `/sys` and EPERM elsewhere; mode,
     /// owner and time changes are EPERM.
-    pub fn setattr(&self, ino: Ino, truncate_only: bool) -> Result<Attr> {
+    pub(crate) fn setattr(&self, ino: Ino, truncate_only: bool) -> Result<Attr> {
         let attr = self.getattr(ino)?;
         let in_sys = match self.target(ino)? {
             Target::Static(n) => under_sys(n),
@@ -604,7 +599,7 @@ impl Vfs {
 
     /// `access(2)`: reading and searching are allowed, writing never; executing a file
     /// never.
-    pub fn access(&self, ino: Ino, write: bool, execute: bool) -> Result<()> {
+    pub(crate) fn access(&self, ino: Ino, write: bool, execute: bool) -> Result<()> {
         let attr = self.getattr(ino)?;
         if write || (execute && attr.kind != Kind::Dir) {
             Err(Error::AccessDenied)

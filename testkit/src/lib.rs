@@ -18,6 +18,7 @@
 pub mod builder;
 pub mod container;
 pub mod real;
+pub mod text;
 
 use std::io;
 use std::path::{Path, PathBuf};

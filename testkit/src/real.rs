@@ -11,6 +11,8 @@ use std::time::Duration;
 use vproc::cgroup::{Controller, Hierarchies, Layout};
 use vproc::source::host::HostSource;
 
+pub use crate::text::*;
+
 /// Why real-kernel tests cannot run here, if they cannot.
 pub fn skip_reason() -> Option<String> {
     if std::env::var_os("VPROC_EMULATED").is_some() {
@@ -25,11 +27,24 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
-/// Print a loud skip notice and return true when the test must skip.
+/// Report that `test` skips for `reason`: a loud line on stderr, and a line in the file
+/// `$VPROC_SKIP_LOG` names (CI counts those: a skipped test is reported as skipped,
+/// never as passed, although `cargo test` counts it as passed).
+pub fn skipped(test: &str, reason: &str) {
+    eprintln!("\n*** SKIPPED {test}: {reason} ***\n");
+    if let Some(log) = std::env::var_os("VPROC_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{test}: {reason}");
+        }
+    }
+}
+
+/// Report a skip (see [`skipped`]) and return true when the test cannot run here.
 pub fn skip(test: &str) -> bool {
     match skip_reason() {
         Some(r) => {
-            eprintln!("\n*** SKIPPED {test}: {r} ***\n");
+            skipped(test, &r);
             true
         }
         None => false,
@@ -274,6 +289,30 @@ impl TestCgroup {
         cg
     }
 
+    /// The content of cgroup file `name` (`memory.stat`, `cpuacct.usage`, ...), from
+    /// whichever of the cgroup's directories has it.
+    pub fn file(&self, name: &str) -> Option<String> {
+        self.dirs
+            .iter()
+            .find_map(|d| fs::read_to_string(d.join(name)).ok())
+    }
+
+    /// A `key value` line of a flat-keyed cgroup file (`memory.stat`, `cpu.stat`).
+    pub fn stat_value(&self, file: &str, key: &str) -> Option<u64> {
+        self.file(file)?
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Whether the kernel accounts swap for this cgroup (v1 `memory.memsw.*`, v2
+    /// `memory.swap.*`).
+    pub fn accounts_swap(&self) -> bool {
+        self.dirs.iter().any(|d| {
+            d.join("memory.memsw.limit_in_bytes").exists() || d.join("memory.swap.max").exists()
+        })
+    }
+
     /// Move the calling process (all its threads: `cgroup.procs`) into this cgroup.
     pub fn enter(&self) {
         for p in &self.procs {
@@ -407,55 +446,9 @@ fn spawn_shell(join: &str, cmd: &str) -> Child {
         .unwrap()
 }
 
-/// The value of a meminfo line in kB.
-pub fn meminfo(text: &str, key: &str) -> u64 {
-    text.lines()
-        .find(|l| l.starts_with(&format!("{key}:")))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {key} in {text}"))
-}
-
-/// The `cpuN` names of a stat file.
-pub fn stat_cpus(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|w| w.starts_with("cpu") && w.len() > 3)
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The first whitespace-separated field of `text` as a number (uptime, loadavg).
-pub fn first_number(text: &str) -> f64 {
-    text.split_whitespace()
-        .next()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or_else(|| panic!("no number at the start of {text:?}"))
-}
-
-/// The ten numbers of the aggregate `cpu` line of a stat file.
-pub fn stat_total(text: &str) -> Vec<u64> {
-    text.lines()
-        .find(|l| l.starts_with("cpu "))
-        .map(|l| {
-            l.split_whitespace()
-                .skip(1)
-                .filter_map(|x| x.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Number of processors of this machine (its own /proc/cpuinfo).
 pub fn host_cpus() -> usize {
     processors(&fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
-}
-
-/// Number of processor blocks in cpuinfo.
-pub fn processors(text: &str) -> usize {
-    text.lines()
-        .filter(|l| l.starts_with("processor") || l.starts_with("cpu number"))
-        .count()
 }
 
 /// Whether the host (or VM) has a pure cgroup v2 layout.
@@ -469,8 +462,9 @@ pub fn skip_v2(test: &str) -> bool {
         return true;
     }
     if !pure_v2() {
-        eprintln!(
-            "\n*** SKIPPED {test}: not a pure cgroup v2 host (this suite runs in the v2 VM: bash ci/vm.sh) ***\n"
+        skipped(
+            test,
+            "not a pure cgroup v2 host (this suite runs in the v2 VM: bash ci/vm.sh)",
         );
         return true;
     }
