@@ -1,15 +1,12 @@
 //! The command line: LXCFS's (`vproc [options] [mountpoint]`, default `/var/lib/lxcfs`)
 //! plus vproc's own subcommands.
 
-use crate::clock::SystemClock;
 use crate::config::{Config, IdentityMode, RenderOptions};
-use crate::engine::Engine;
 use crate::render::VirtualFile;
 use crate::source::host::HostSource;
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Per-container /proc and /sys/devices/system/cpu views over FUSE, a drop-in successor
@@ -42,9 +39,6 @@ pub(crate) struct Cli {
     /// Print help (LXCFS documents -n for this).
     #[arg(short = 'n', action = ArgAction::Help, hide = true)]
     help_n: Option<bool>,
-    /// Virtualise /proc/loadavg (and procs_running/procs_blocked of /proc/stat).
-    #[arg(short = 'l', long)]
-    enable_loadavg: bool,
     /// Extra FUSE mount options (comma list: ro, noexec, noatime, default_permissions,
     /// max_read=N...; allow_other, direct_io, nonempty and *_timeout are vproc's own and
     /// ignored).
@@ -53,27 +47,15 @@ pub(crate) struct Cli {
     /// Pidfile (default: <runtime-dir>/lxcfs.pid).
     #[arg(short = 'p', long, value_name = "FILE")]
     pidfile: Option<PathBuf>,
-    /// Show no swap.
-    #[arg(short = 'u', long)]
-    disable_swap: bool,
     /// Print the version.
     #[arg(short = 'v', long, action = ArgAction::Version)]
     version: Option<bool>,
     /// Ignored (legacy LXCFS option).
     #[arg(short = 's', hide = true)]
     legacy_s: bool,
-    /// CPU view: visible CPUs capped at the CFS quota (cpuinfo, stat, online).
-    #[arg(long, overrides_with = "disable_cfs")]
-    enable_cfs: bool,
-    /// No CPU view (the default; LXCFS 4.0's spelling).
-    #[arg(long, overrides_with = "enable_cfs")]
-    disable_cfs: bool,
     /// Accepted for LXCFS compatibility: vproc always pins the processes it resolves.
     #[arg(long)]
     enable_pidfd: bool,
-    /// Zero the Zswap lines of meminfo.
-    #[arg(long)]
-    disable_zswap: bool,
     /// Accepted for LXCFS compatibility; pressure files are read-only in vproc.
     #[arg(long)]
     enable_psi_poll: bool,
@@ -83,17 +65,8 @@ pub(crate) struct Cli {
     /// LXCFS 6.0's /cgroup view: not provided by vproc (refused).
     #[arg(long, hide = true)]
     enable_cgroup: bool,
-    /// Whose cgroup a reader sees: `init` (of its pid namespace, as LXCFS) or `reader`
-    /// (its own; for pods that share a process namespace).
-    #[arg(long, default_value = "init", value_parser = ["init", "reader"])]
-    identity: String,
-    /// Serve these files as the host's (comma list: meminfo,stat,sys/devices/system/cpu/online...):
-    /// an emergency switch per file, where SIGUSR2 switches all.
-    #[arg(long, value_name = "FILES", value_delimiter = ',', value_parser = parse_file_name)]
-    disable_file: Vec<VirtualFile>,
-    /// A read never sees data older than this many milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    max_staleness: u64,
+    #[command(flatten)]
+    view: ViewArgs,
     /// Print what process --pid would read in FILE (e.g. proc/meminfo) and exit, without
     /// mounting (same as `vproc inspect --pid PID FILE`).
     #[arg(long, value_name = "FILE")]
@@ -106,8 +79,64 @@ pub(crate) struct Cli {
     serve: Option<String>,
 }
 
+/// Options that change what the files show (the daemon's and `inspect`'s).
+#[derive(Args, Debug, Clone)]
+struct ViewArgs {
+    /// Virtualise /proc/loadavg (and procs_running/procs_blocked of /proc/stat).
+    #[arg(short = 'l', long)]
+    enable_loadavg: bool,
+    /// Show no swap.
+    #[arg(short = 'u', long)]
+    disable_swap: bool,
+    /// CPU view: visible CPUs capped at the CFS quota (cpuinfo, stat, online).
+    #[arg(long, overrides_with = "disable_cfs")]
+    enable_cfs: bool,
+    /// No CPU view (the default; LXCFS 4.0's spelling).
+    #[arg(long, overrides_with = "enable_cfs")]
+    disable_cfs: bool,
+    /// Zero the Zswap lines of meminfo.
+    #[arg(long)]
+    disable_zswap: bool,
+    /// Whose cgroup a reader sees: `init` (of its pid namespace, as LXCFS) or `reader`
+    /// (its own; for pods that share a process namespace).
+    #[arg(long, default_value = "init", value_parser = ["init", "reader"])]
+    identity: String,
+    /// Serve these files as the host's (comma list: meminfo,stat,sys/devices/system/cpu/online...):
+    /// an emergency switch per file, where SIGUSR2 switches all.
+    #[arg(long, value_name = "FILES", value_delimiter = ',', value_parser = parse_file_name)]
+    disable_file: Vec<VirtualFile>,
+    /// A read never sees data older than this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    max_staleness: u64,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// What a process or a cgroup would read, without a mount (FILE: proc/meminfo,
+    /// meminfo, sys/devices/system/cpu/online...; default: every file).
+    Inspect {
+        /// The reading process (default: this one).
+        #[arg(long, value_name = "PID", conflicts_with = "cgroup")]
+        pid: Option<u32>,
+        /// A reader in this cgroup (its path in the hierarchy, e.g. /lxc/c1).
+        #[arg(long, value_name = "PATH")]
+        cgroup: Option<String>,
+        /// Read a captured kernel tree (fixtures/ format) instead of this machine's.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Write the inputs of this view into DIR as a fixture (for a bug report).
+        #[arg(long, value_name = "DIR")]
+        capture: Option<PathBuf>,
+        /// Show where each value came from: the reader's resolution, the CPU rule,
+        /// fallbacks, and every kernel file read.
+        #[arg(long)]
+        explain: bool,
+        #[command(flatten)]
+        view: ViewArgs,
+        /// Files to show.
+        #[arg(value_name = "FILE", value_parser = parse_file_name)]
+        files: Vec<VirtualFile>,
+    },
     /// The bind mounts a container needs: every file vproc serves that this host's
     /// kernel has, and sys/devices/system/cpu (host path, container path per line).
     Mounts {
@@ -222,7 +251,7 @@ fn parse_file_name(name: &str) -> Result<VirtualFile, String> {
     })
 }
 
-fn config(cli: &Cli) -> Config {
+fn config(view: &ViewArgs) -> Config {
     let clock_ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
@@ -231,19 +260,19 @@ fn config(cli: &Cli) -> Config {
         .unwrap_or(100);
     Config {
         render: RenderOptions {
-            enable_cfs: cli.enable_cfs && !cli.disable_cfs,
-            disable_swap: cli.disable_swap,
-            enable_loadavg: cli.enable_loadavg,
-            disable_zswap: cli.disable_zswap,
+            enable_cfs: view.enable_cfs && !view.disable_cfs,
+            disable_swap: view.disable_swap,
+            enable_loadavg: view.enable_loadavg,
+            disable_zswap: view.disable_zswap,
             clock_ticks,
         },
-        identity: if cli.identity == "reader" {
+        identity: if view.identity == "reader" {
             IdentityMode::Reader
         } else {
             IdentityMode::Init
         },
-        max_staleness_ns: cli.max_staleness.saturating_mul(1_000_000),
-        host_files: cli
+        max_staleness_ns: view.max_staleness.saturating_mul(1_000_000),
+        host_files: view
             .disable_file
             .iter()
             .fold(0, |bits, f| bits | 1 << f.index()),
@@ -263,29 +292,14 @@ fn worker_threads() -> usize {
         .clamp(4, 32)
 }
 
-fn print_file(cli: &Cli, path: &str) -> ExitCode {
-    let Some(file) = VirtualFile::by_name(path) else {
-        let known: Vec<&str> = VirtualFile::ALL.iter().map(|f| f.path()).collect();
-        eprintln!("vproc: unknown file {path:?}; known: {}", known.join(" "));
-        return ExitCode::from(2);
-    };
-    let pid = cli.pid.unwrap_or_else(std::process::id);
-    let engine = Engine::manual(
-        Arc::new(HostSource::new()),
-        Arc::new(SystemClock),
-        config(cli),
-    );
-    match engine.render_existing(file, pid) {
-        Some(Ok(bytes)) => {
-            print!("{}", String::from_utf8_lossy(&bytes));
+fn inspect(view: &ViewArgs, opts: crate::inspect::InspectOptions) -> ExitCode {
+    match crate::inspect::run(config(view), opts) {
+        Ok(text) => {
+            print!("{text}");
             ExitCode::SUCCESS
         }
-        Some(Err(e)) => {
-            eprintln!("vproc: {path} for pid {pid}: {e}");
-            ExitCode::from(1)
-        }
-        None => {
-            eprintln!("vproc: no process with pid {pid} (as seen from vproc's pid namespace)");
+        Err(e) => {
+            eprintln!("vproc: {e}");
             ExitCode::from(1)
         }
     }
@@ -343,14 +357,21 @@ fn upgrade(pidfile: &std::path::Path) -> ExitCode {
 /// The `vproc` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::logger::init(cli.debug);
+    // inspect, mounts and deploy print for a user: only warnings on stderr.
+    let quiet = matches!(
+        cli.command,
+        Some(Command::Inspect { .. } | Command::Mounts { .. } | Command::Deploy { .. })
+    ) || cli.print.is_some();
+    crate::logger::init(cli.debug, quiet);
     if let Some(spec) = &cli.serve {
         let Some(spec) = crate::server::ServeSpec::parse(spec) else {
             eprintln!("vproc: --serve is internal to vproc's supervisor");
             return ExitCode::from(2);
         };
         return match spec.adopt(worker_threads()) {
-            Ok(args) => ExitCode::from(crate::server::run(config(&cli), args).clamp(0, 255) as u8),
+            Ok(args) => {
+                ExitCode::from(crate::server::run(config(&cli.view), args).clamp(0, 255) as u8)
+            }
             Err(e) => {
                 eprintln!("vproc: {e}");
                 ExitCode::from(1)
@@ -359,12 +380,47 @@ pub fn main() -> ExitCode {
     }
     match &cli.command {
         Some(Command::Upgrade { pidfile }) => return upgrade(pidfile),
+        Some(Command::Inspect {
+            pid,
+            cgroup,
+            root,
+            capture,
+            explain,
+            view,
+            files,
+        }) => {
+            let who = match (pid, cgroup) {
+                (Some(p), _) => Some(crate::engine::Who::Pid(*p)),
+                (None, Some(c)) => Some(crate::engine::Who::Cgroup(c.clone())),
+                (None, None) => None,
+            };
+            let opts = crate::inspect::InspectOptions {
+                who,
+                files: files.clone(),
+                root: root.clone(),
+                capture: capture.clone(),
+                explain: *explain,
+            };
+            return inspect(view, opts);
+        }
         Some(Command::Mounts { docker, mountpoint }) => return mounts(*docker, mountpoint),
         Some(Command::Deploy { what }) => return deploy(what),
         None => {}
     }
-    if let Some(path) = cli.print.clone() {
-        return print_file(&cli, &path);
+    if let Some(path) = cli.print.as_deref() {
+        // LXCFS-era spelling of `vproc inspect --pid PID FILE`.
+        let Ok(file) = parse_file_name(path) else {
+            eprintln!("vproc: {}", parse_file_name(path).unwrap_err());
+            return ExitCode::from(2);
+        };
+        let opts = crate::inspect::InspectOptions {
+            who: cli.pid.map(crate::engine::Who::Pid),
+            files: vec![file],
+            root: None,
+            capture: None,
+            explain: false,
+        };
+        return inspect(&cli.view, opts);
     }
     if cli.enable_cgroup {
         eprintln!(

@@ -24,6 +24,17 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
 
+/// A clock that always says the same instant (`inspect --root` replays a capture at
+/// the time it was taken).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FixedClock(pub(crate) Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
 /// The real clocks of the machine.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -9,7 +9,7 @@ use crate::render::VirtualFile;
 use crate::sampler::persist::StateStore;
 use crate::sampler::{Pacing, Sampler};
 use crate::snapshot::store::{Request, Store};
-use crate::snapshot::Fallback;
+use crate::snapshot::{Fallback, Parts};
 use crate::source::Source;
 use crate::vfs::Vfs;
 use crossbeam_channel::bounded;
@@ -20,10 +20,30 @@ use std::time::Duration;
 /// How often the identity cache is swept for exited threads that epoll cannot report.
 const SWEEP_EVERY_MS: u16 = 5000;
 
+/// Whose view `inspect` renders.
+#[derive(Clone, Debug)]
+pub(crate) enum Who {
+    /// The reader with this pid (as seen from vproc's pid namespace).
+    Pid(u32),
+    /// Any reader in this cgroup (path in the hierarchies, e.g. `/lxc/c1`).
+    Cgroup(String),
+}
+
+/// A file as one reader sees it and where its values came from.
+pub(crate) struct Inspection {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) fallbacks: Vec<Fallback>,
+    /// How the reader's cgroups and clock were found.
+    pub(crate) identity: String,
+    /// Which CPUs are visible and why (for files computed from the CPU set).
+    pub(crate) cpus: Option<String>,
+}
+
 /// A running engine.
 pub struct Engine {
     vfs: Arc<Vfs>,
     store: Arc<Store>,
+    config: Config,
     hierarchies: Option<Arc<Hierarchies>>,
     sampler: Option<JoinHandle<()>>,
 }
@@ -123,6 +143,7 @@ impl Engine {
         Engine {
             vfs,
             store,
+            config,
             hierarchies,
             sampler: Some(sampler),
         }
@@ -156,14 +177,47 @@ impl Engine {
         self.vfs.fallbacks(file, pid)
     }
 
-    /// `file` as process `pid` sees it; `None` when there is no such process.
-    pub fn render_existing(
+    /// `file` as `who` sees it, with where its values came from; `None` when `who` is a
+    /// process that does not exist.
+    pub(crate) fn inspect(
         &self,
         file: VirtualFile,
-        pid: u32,
-    ) -> Option<crate::error::Result<Vec<u8>>> {
-        self.vfs.identity().resolve_existing(pid)?;
-        Some(self.vfs.content(file, pid).map(|r| r.bytes.to_vec()))
+        who: &Who,
+    ) -> Option<crate::error::Result<Inspection>> {
+        let (key, identity) = match who {
+            Who::Pid(pid) => self.vfs.identity().explain(*pid)?,
+            Who::Cgroup(path) => {
+                let cgroups = self
+                    .hierarchies
+                    .as_ref()
+                    .map(|h| h.container_at(path))
+                    .unwrap_or_default();
+                let how = format!("cgroup {path} given (no reader: the host's uptime)");
+                (
+                    crate::snapshot::ViewKey {
+                        cgroups,
+                        anchor: None,
+                    },
+                    how,
+                )
+            }
+        };
+        Some(
+            self.vfs
+                .content_of_view(file, &key)
+                .map(|(bytes, fallbacks, snap)| Inspection {
+                    bytes,
+                    fallbacks,
+                    identity,
+                    cpus: file.parts().contains(Parts::CPUSET).then(|| {
+                        crate::snapshot::cpu::explain(
+                            &snap.container,
+                            &snap.host,
+                            &self.config.render,
+                        )
+                    }),
+                }),
+        )
     }
 
     /// Save the soft state and stop the sampler (a server handing over to a successor).

@@ -260,9 +260,30 @@ impl Identity {
         }
     }
 
-    /// The view key of `pid`, or `None` when there is no such task (for `inspect`).
-    pub(crate) fn resolve_existing(&self, pid: u32) -> Option<ViewKey> {
-        self.resolve_cold(pid).map(|e| e.key)
+    /// The view key of `pid` and how it was found (for `inspect --explain`), or `None`
+    /// when there is no such task.
+    pub(crate) fn explain(&self, pid: u32) -> Option<(ViewKey, String)> {
+        let e = self.resolve_cold(pid)?;
+        let ns = ns_of(self.source.as_ref(), pid).unwrap_or_default();
+        let own = self.own_ns.as_deref() == Some(ns.as_str());
+        let (target, init) = e.target.as_ref()?;
+        let rule = match (self.mode, own) {
+            (_, true) => "a reader in vproc's own pid namespace sees its own cgroup".to_owned(),
+            (IdentityMode::Init, false) => format!(
+                "a reader in pid namespace {ns} sees the cgroup of that namespace's init, pid {}",
+                init.pid
+            ),
+            (IdentityMode::Reader, false) => {
+                "--identity=reader: the reader's own cgroup".to_owned()
+            }
+        };
+        let text = format!(
+            "reader pid {pid}: {rule}; cgroups from /proc/{target}/cgroup (trailing /init.scope removed): {}; clock from pid {}'s start (tick {})",
+            e.key.cgroups,
+            init.pid,
+            init.start_ticks.map_or("unknown".into(), |t| t.to_string())
+        );
+        Some((e.key, text))
     }
 
     /// Re-read the target's cgroup when the answer is older than the move-check interval;

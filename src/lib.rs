@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 mod fs;
 mod identity;
+mod inspect;
 mod logger;
 mod os;
 pub mod parse;

@@ -1,10 +1,42 @@
-//! A minimal stderr logger for the `log` facade (the facade is already a dependency of
-//! `fuser`; a full logging framework would add nothing vproc needs).
+//! A small stderr logger for the `log` facade: one line per event, with a UTC timestamp
+//! when stderr is not the journal; under systemd (`JOURNAL_STREAM` set) the line starts
+//! with the syslog priority (`<3>`…) instead, which journald turns into the entry's
+//! level and stamps itself. (A logging framework would add nothing vproc needs.)
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 struct StderrLogger {
     level: LevelFilter,
+    journal: bool,
+}
+
+/// Days since 1970-01-01 → (year, month, day) (proleptic Gregorian).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `2026-11-30T09:12:34.567Z`.
+fn timestamp() -> String {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME);
+    let (secs, nanos) = t.map_or((0, 0), |t| (t.tv_sec(), t.tv_nsec()));
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60,
+        nanos / 1_000_000
+    )
 }
 
 impl Log for StderrLogger {
@@ -13,30 +45,50 @@ impl Log for StderrLogger {
     }
 
     fn log(&self, record: &Record) {
-        if self.enabled(record.metadata()) {
-            let tag = match record.level() {
-                Level::Error => "error",
-                Level::Warn => "warning",
-                Level::Info => "info",
-                Level::Debug => "debug",
-                Level::Trace => "trace",
-            };
-            eprintln!("vproc: {tag}: {}", record.args());
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let (tag, priority) = match record.level() {
+            Level::Error => ("error", 3),
+            Level::Warn => ("warning", 4),
+            Level::Info => ("info", 6),
+            Level::Debug | Level::Trace => ("debug", 7),
+        };
+        if self.journal {
+            eprintln!("<{priority}>vproc: {tag}: {}", record.args());
+        } else {
+            eprintln!("{} vproc: {tag}: {}", timestamp(), record.args());
         }
     }
 
     fn flush(&self) {}
 }
 
-/// Install the logger (once; later calls are ignored).
-pub(crate) fn init(debug: bool) {
-    let level = if debug {
-        LevelFilter::Debug
-    } else {
-        LevelFilter::Info
+/// Install the logger (once; later calls are ignored): debug with `debug`, warnings
+/// only when `quiet`, else info.
+pub(crate) fn init(debug: bool, quiet: bool) {
+    let level = match (debug, quiet) {
+        (true, _) => LevelFilter::Debug,
+        (false, true) => LevelFilter::Warn,
+        (false, false) => LevelFilter::Info,
     };
-    let logger: &'static StderrLogger = Box::leak(Box::new(StderrLogger { level }));
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let logger: &'static StderrLogger = Box::leak(Box::new(StderrLogger { level, journal }));
     if log::set_logger(logger).is_ok() {
         log::set_max_level(level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_from_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_787), (2026, 11, 30));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(timestamp().len(), 24);
     }
 }

@@ -395,3 +395,39 @@ pub(crate) fn read_status(path: &Path) -> Option<String> {
 pub(crate) fn remove_status(path: &Path) {
     let _ = fs::remove_file(path);
 }
+
+/// Write the kernel files `recorded` below `dir` (kernel paths, links as links,
+/// listed directories as directories) and `scenario` as `dir/scenario.toml`: a fixture.
+/// Returns how many files were written.
+pub(crate) fn write_capture(
+    dir: &Path,
+    recorded: &std::collections::BTreeMap<String, crate::source::record::Recorded>,
+    scenario: &str,
+) -> Result<usize, String> {
+    use crate::source::record::Recorded;
+    let err = |p: &Path, e: io::Error| format!("{}: {e}", p.display());
+    fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+    let mut files = 0;
+    for (path, what) in recorded {
+        let target = dir.join(path.trim_start_matches('/'));
+        match what {
+            Recorded::Dir => fs::create_dir_all(&target).map_err(|e| err(&target, e))?,
+            Recorded::File(bytes) => {
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
+                }
+                fs::write(&target, bytes).map_err(|e| err(&target, e))?;
+                files += 1;
+            }
+            Recorded::Link(to) => {
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
+                }
+                let _ = fs::remove_file(&target);
+                std::os::unix::fs::symlink(to, &target).map_err(|e| err(&target, e))?;
+            }
+        }
+    }
+    fs::write(dir.join("scenario.toml"), scenario).map_err(|e| err(dir, e))?;
+    Ok(files)
+}

@@ -333,5 +333,6 @@ fn files_disabled_one_by_one_show_the_hosts() {
         VirtualFile::by_name("/sys/devices/system/cpu/online"),
         Some(VirtualFile::CpuOnline)
     );
-    assert_eq!(VirtualFile::by_name("online"), None);
+    assert_eq!(VirtualFile::by_name("online"), Some(VirtualFile::CpuOnline));
+    assert_eq!(VirtualFile::by_name("cpu"), None);
 }

@@ -292,6 +292,19 @@ impl Hierarchies {
         })
     }
 
+    /// Cgroup `path` in every hierarchy that serves a controller (`inspect --cgroup`).
+    pub(crate) fn container_at(&self, path: &str) -> ContainerId {
+        let at = |c: Controller| self.controller(c).map(|_| path.to_owned());
+        ContainerId {
+            memory: at(Controller::Memory),
+            cpu: at(Controller::Cpu),
+            cpuacct: at(Controller::Cpuacct),
+            cpuset: at(Controller::Cpuset),
+            io: at(Controller::Io),
+            unified: self.unified.as_ref().map(|_| path.to_owned()),
+        }
+    }
+
     /// The root cgroup for every controller: the host itself.
     pub(crate) fn root_container(&self) -> ContainerId {
         let root = |c: Controller| self.controller(c).map(|_| "/".to_owned());

@@ -83,12 +83,16 @@ impl VirtualFile {
     }
 
     /// The file named `name`: its path below the mount point (`proc/meminfo`, with or
-    /// without a leading `/`) or, for `/proc` files, its last component (`meminfo`).
+    /// without a leading `/`), or what follows `proc/` or `sys/devices/system/cpu/`
+    /// (`meminfo`, `pressure/io`, `online`).
     pub fn by_name(name: &str) -> Option<VirtualFile> {
         let name = name.trim().trim_start_matches('/');
-        VirtualFile::ALL
-            .into_iter()
-            .find(|f| f.path() == name || f.path().strip_prefix("proc/") == Some(name))
+        VirtualFile::ALL.into_iter().find(|f| {
+            let p = f.path();
+            p == name
+                || p.strip_prefix("proc/") == Some(name)
+                || p.strip_prefix("sys/devices/system/cpu/") == Some(name)
+        })
     }
 
     /// Path below the mount point.

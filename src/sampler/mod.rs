@@ -168,7 +168,11 @@ impl Sampler {
     }
 
     fn host(&mut self, parts: Parts, now: Timestamp) -> Arc<HostView> {
-        let cpu_files = self.cpu_files(now.mono_ns);
+        let cpu_files = if parts.contains(Parts::CPUSET) || parts.contains(Parts::CPUACCT) {
+            self.cpu_files(now.mono_ns)
+        } else {
+            Arc::default()
+        };
         Arc::new(collect::collect_host(
             self.source.as_ref(),
             parts,

@@ -57,6 +57,34 @@ pub(crate) fn visible_cpus(
     }
 }
 
+/// The visible-CPU rule applied, in words (`inspect --explain`).
+pub(crate) fn explain(c: &ContainerView, host: &HostView, options: &RenderOptions) -> String {
+    let v = visible_cpus(c, host, options);
+    let base = match &c.cpuset {
+        Some(set) => format!("cpuset {set} (∩ host online {})", host.cpu_online),
+        None => format!("no cpuset: the host's online CPUs {}", host.cpu_online),
+    };
+    let quota = match (c.quota, options.enable_cfs) {
+        (Some(q), true) => format!(
+            "; --enable-cfs: quota {}/{} µs = ⌈{:.2}⌉ CPUs → the first {}",
+            q.quota_us,
+            q.period_us,
+            q.quota_us as f64 / q.period_us.max(1) as f64,
+            v.count()
+        ),
+        (Some(q), false) => format!(
+            "; quota {}/{} µs does not change the CPU count without --enable-cfs",
+            q.quota_us, q.period_us
+        ),
+        (None, _) => String::new(),
+    };
+    format!(
+        "visible CPUs {} ({} CPUs): {base}{quota}",
+        v.physical,
+        v.count()
+    )
+}
+
 /// Nanoseconds to USER_HZ ticks without overflow.
 pub(crate) fn ns_to_ticks(ns: u64, clock_ticks: u64) -> u64 {
     u64::try_from(u128::from(ns) * u128::from(clock_ticks) / 1_000_000_000).unwrap_or(u64::MAX)

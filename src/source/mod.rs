@@ -13,6 +13,7 @@
 
 pub mod host;
 pub mod mem;
+pub(crate) mod record;
 
 use crate::parse::proc_pid::parse_pid_stat;
 use std::io;

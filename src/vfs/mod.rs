@@ -484,6 +484,25 @@ impl Vfs {
         }
     }
 
+    /// `file` as the view `key` shows it (`inspect --cgroup`), with the snapshot's
+    /// fallbacks.
+    pub(crate) fn content_of_view(
+        &self,
+        file: VirtualFile,
+        key: &crate::snapshot::ViewKey,
+    ) -> Result<(
+        Vec<u8>,
+        Vec<crate::snapshot::Fallback>,
+        Arc<crate::snapshot::Snapshot>,
+    )> {
+        let budget = Duration::from_nanos(self.config.request_budget_ns);
+        let view = self.store.demand(key, file.parts(), budget)?;
+        let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
+        let mut out = String::new();
+        render(file, &snap, &self.config.render, &mut out);
+        Ok((out.into_bytes(), snap.container.fallbacks.clone(), snap))
+    }
+
     /// `file` as reader `pid` sees it now: the view's rendering of its current snapshot
     /// (rendered by the first reader of each snapshot generation, shared after).
     pub(crate) fn content(&self, file: VirtualFile, pid: u32) -> Result<Arc<Rendered>> {
