@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command, with the checks CI adds around it. Run from anywhere.
-# Installs what it needs: rustfmt and clippy; as root, Debian's lxcfs and fuse3 for the
-# differential test (real-kernel tests skip loudly when not root).
+# Installs what it needs: rustfmt and clippy; as root, the Debian packages the tests use
+# (ci/deps.sh: LXCFS for the differential tests, the programs run in containers,
+# systemd-analyze, kubernetes-validate...). Tests skip loudly what they cannot find.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,11 +20,10 @@ for comp in rustfmt clippy; do
   fi
 done
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v lxcfs >/dev/null; then
-  stage "installing lxcfs and fuse3 (reference for the differential test)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    lxcfs fuse3 >/dev/null
-fi
+stage "dependencies"
+while IFS= read -r line; do
+  case $line in VPROC_K8S_VALIDATE=*) export "$line" ;; esac
+done < <(bash ci/deps.sh)
 
 stage "format"
 timed fmt cargo fmt --all --check

@@ -4,7 +4,7 @@
 use crate::config::{Config, IdentityMode, RenderOptions};
 use crate::render::VirtualFile;
 use crate::source::host::HostSource;
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,6 +22,7 @@ use std::time::Duration;
     about,
     long_about,
     disable_version_flag = true,
+    disable_help_subcommand = true,
     args_conflicts_with_subcommands = true
 )]
 pub(crate) struct Cli {
@@ -112,8 +113,10 @@ struct ViewArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// What a process or a cgroup would read, without a mount (FILE: proc/meminfo,
-    /// meminfo, sys/devices/system/cpu/online...; default: every file).
+    /// Show what a process or a cgroup would read, without a mount.
+    ///
+    /// FILE: proc/meminfo, meminfo, sys/devices/system/cpu/online...; default: every
+    /// file. A pid that does not exist is an error.
     Inspect {
         /// The reading process (default: this one).
         #[arg(long, value_name = "PID", conflicts_with = "cgroup")]
@@ -137,8 +140,10 @@ enum Command {
         #[arg(value_name = "FILE", value_parser = parse_file_name)]
         files: Vec<VirtualFile>,
     },
-    /// The bind mounts a container needs: every file vproc serves that this host's
-    /// kernel has, and sys/devices/system/cpu (host path, container path per line).
+    /// Print the bind mounts a container needs.
+    ///
+    /// Every file vproc serves that this host's kernel has, and sys/devices/system/cpu:
+    /// host path and container path per line, or `docker run`/`podman run` flags.
     Mounts {
         /// Print them as `docker run` / `podman run` flags.
         #[arg(long, alias = "podman")]
@@ -148,12 +153,33 @@ enum Command {
         mountpoint: String,
     },
     /// Print a file that installs vproc in a container stack.
+    ///
+    /// A systemd unit, an LXC/Incus mount hook and its config lines, a Kubernetes
+    /// DaemonSet with an example pod.
     Deploy {
         #[command(subcommand)]
         what: Deploy,
     },
-    /// Replace the serving process of a running vproc by the binary now on disk, with
-    /// no failed read and load averages and CPU counters carried over (as SIGUSR1).
+    /// Print the manual page.
+    ///
+    /// Roff, for `vproc man | man -l -`; with --dir, every page (vproc.1 and one per
+    /// subcommand) is written into a directory.
+    Man {
+        /// Write vproc.1, vproc-inspect.1, ... into DIR (e.g. /usr/share/man/man1).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print shell completions.
+    ///
+    /// For example `vproc completions bash > /usr/share/bash-completion/completions/vproc`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Upgrade a running vproc to the binary now on disk.
+    ///
+    /// The new serving process takes over the connection: no read fails, and load
+    /// averages and CPU counters carry over. The same as SIGUSR1, but waits and reports.
     Upgrade {
         /// The running vproc's pidfile.
         #[arg(
@@ -174,7 +200,7 @@ enum Deploy {
         #[arg(long, default_value = "/usr/bin/vproc")]
         binary: String,
         /// Options for the daemon (e.g. "-l --enable-cfs").
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
         args: String,
         /// vproc's mount point.
         #[arg(long, default_value = "/var/lib/lxcfs")]
@@ -281,12 +307,6 @@ fn config(view: &ViewArgs) -> Config {
 }
 
 fn worker_threads() -> usize {
-    if let Some(n) = std::env::var("VPROC_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
     std::thread::available_parallelism()
         .map_or(4, |n| n.get() * 2)
         .clamp(4, 32)
@@ -354,13 +374,134 @@ fn upgrade(pidfile: &std::path::Path) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// `vproc --version`: the version, what this build does, for which machine.
+fn version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let files: Vec<&str> = VirtualFile::ALL.iter().map(|f| f.path()).collect();
+        format!(
+            "{}\n\
+             target: {}-linux\n\
+             cgroups: v1, hybrid, v2\n\
+             features: reader identities pinned by pidfd; connection kept across serving-process crashes (FUSE_NOTIFY_RESEND, Linux >= 6.9) and live upgrades (SIGUSR1); soft state carried over; inspect with capture and replay\n\
+             files: {} sys/devices/system/cpu/cpuN",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH,
+            files.join(" ")
+        )
+    })
+}
+
+/// The command line's definition, with the long version.
+fn command() -> clap::Command {
+    Cli::command().version(version())
+}
+
+/// Extra sections of vproc(1), after the options (roff).
+const MANUAL_SECTIONS: &str = r#".SH FILES
+.TP
+\fI/var/lib/lxcfs\fR
+The default mount point: \fIproc/{meminfo,cpuinfo,stat,uptime,diskstats,swaps,loadavg,slabinfo,pressure/*}\fR and \fIsys/devices/system/cpu\fR, the LXCFS layout, so existing LXC hooks, container bind mounts and Kubernetes manifests work unchanged.
+.TP
+\fI/run/lxcfs.pid\fR
+The pidfile: the supervisor's pid. \fI/run/lxcfs.pid.status\fR shows the serving process, its generation and the last upgrade.
+.SH SIGNALS
+.TP
+\fBSIGTERM\fR, \fBSIGINT\fR
+Unmount and exit.
+.TP
+\fBSIGUSR1\fR
+Upgrade: the binary now on disk takes over the connection; no read fails, load averages and CPU counters continue (\fBvproc upgrade\fR sends it and waits).
+.TP
+\fBSIGUSR2\fR
+Switch virtualization off (every file shows the host's values) or back on.
+.SH EXIT STATUS
+0 after an unmount on request; 1 when vproc cannot run (not root, no \fI/dev/fuse\fR, mount point unusable) or its serving process crashed 10 times in 60 seconds; 2 for a usage error.
+.SH EXAMPLES
+.TP
+\fBvproc -l /var/lib/lxcfs\fR
+Serve the views, with virtualized load averages.
+.TP
+\fBpodman run $(vproc mounts --docker) ...\fR
+Bind the files into a container.
+.TP
+\fBvproc inspect --pid 1234 --explain meminfo\fR
+What process 1234 reads in /proc/meminfo, and where each value comes from.
+.SH SEE ALSO
+\fBlxcfs\fR(1), \fBproc\fR(5), \fBcgroups\fR(7), \fBsystemd.service\fR(5)
+"#;
+
+/// Render one manual page: `cmd`'s own sections, then `extra` (roff).
+fn render_manual(cmd: clap::Command, extra: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let versioned = cmd.get_version().is_some();
+    let man = clap_mangen::Man::new(cmd);
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    out.extend_from_slice(extra.as_bytes());
+    if versioned {
+        man.render_version_section(out)?;
+    }
+    Ok(())
+}
+
+/// One page per subcommand of `cmd`, nested ones too: titled vproc-deploy-systemd(1),
+/// used as `vproc deploy systemd`.
+fn subcommand_pages(
+    cmd: &clap::Command,
+    used_as: &str,
+    pages: &mut Vec<(String, clap::Command, &'static str)>,
+) {
+    for sub in cmd.get_subcommands() {
+        let used_as = format!("{used_as} {}", sub.get_name());
+        let name = used_as.replace(' ', "-");
+        let page = sub
+            .clone()
+            .display_name(name.clone())
+            .bin_name(used_as.clone());
+        pages.push((name, page, ".SH SEE ALSO\n\\fBvproc\\fR(1)\n"));
+        subcommand_pages(sub, &used_as, pages);
+    }
+}
+
+/// `vproc man`: print vproc(1), or write it and one page per subcommand into `dir`.
+fn manual(dir: Option<&std::path::Path>) -> ExitCode {
+    // The page title carries the version number alone (the long version is lines).
+    let cmd = Cli::command().version(env!("CARGO_PKG_VERSION"));
+    let mut pages = vec![("vproc".to_owned(), cmd.clone(), MANUAL_SECTIONS)];
+    if dir.is_some() {
+        subcommand_pages(&cmd, "vproc", &mut pages);
+    }
+    for (name, page, extra) in pages {
+        let mut out = Vec::new();
+        let written = render_manual(page, extra, &mut out).and_then(|()| match dir {
+            Some(dir) => crate::os::write_file(&dir.join(format!("{name}.1")), &out),
+            None => std::io::Write::write_all(&mut std::io::stdout(), &out),
+        });
+        if let Err(e) = written {
+            eprintln!("vproc: manual page {name}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// The `vproc` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // inspect, mounts and deploy print for a user: only warnings on stderr.
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
+    // Subcommands that print for a user: only warnings on stderr.
     let quiet = matches!(
         cli.command,
-        Some(Command::Inspect { .. } | Command::Mounts { .. } | Command::Deploy { .. })
+        Some(
+            Command::Inspect { .. }
+                | Command::Mounts { .. }
+                | Command::Deploy { .. }
+                | Command::Man { .. }
+                | Command::Completions { .. }
+        )
     ) || cli.print.is_some();
     crate::logger::init(cli.debug, quiet);
     if let Some(spec) = &cli.serve {
@@ -404,6 +545,11 @@ pub fn main() -> ExitCode {
             return inspect(view, opts);
         }
         Some(Command::Mounts { docker, mountpoint }) => return mounts(*docker, mountpoint),
+        Some(Command::Man { dir }) => return manual(dir.as_deref()),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(*shell, &mut command(), "vproc", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
         Some(Command::Deploy { what }) => return deploy(what),
         None => {}
     }

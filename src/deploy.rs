@@ -55,7 +55,6 @@ pub(crate) fn lxc_config(hook: &str) -> String {
 
 /// The systemd unit (`binary` and `args` are the command line before the mount point).
 pub(crate) fn systemd_unit(binary: &str, args: &str, mountpoint: &str) -> String {
-    let state_dir = mountpoint.strip_prefix("/var/lib/").unwrap_or("lxcfs");
     let args = if args.is_empty() {
         String::new()
     } else {
@@ -67,7 +66,6 @@ pub(crate) fn systemd_unit(binary: &str, args: &str, mountpoint: &str) -> String
             ("@BINARY@", binary),
             ("@ARGS@", &args),
             ("@MOUNTPOINT@", mountpoint),
-            ("@STATE_DIR@", state_dir),
         ],
     )
 }
@@ -149,6 +147,6 @@ mod tests {
         ));
         let unit = systemd_unit("/usr/bin/vproc", "-l", "/var/lib/lxcfs");
         assert!(unit.contains("ExecStart=/usr/bin/vproc -l /var/lib/lxcfs\n"));
-        assert!(unit.contains("StateDirectory=lxcfs\n"));
+        assert!(unit.contains("ExecStartPre=-/bin/mkdir -p /var/lib/lxcfs\n"));
     }
 }

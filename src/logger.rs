@@ -4,6 +4,43 @@
 //! level and stamps itself. (A logging framework would add nothing vproc needs.)
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A warning that could repeat on every pass or every read is logged the first time,
+/// then at most once per `every_ns`, with the count of occurrences left out in between:
+/// one line per event, never one per read.
+pub(crate) struct Throttle {
+    /// Monotonic time of the last logged occurrence; `u64::MAX`: never logged.
+    last_ns: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl Throttle {
+    pub(crate) const fn new() -> Throttle {
+        Throttle {
+            last_ns: AtomicU64::new(u64::MAX),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(occurrences suppressed since the last logged one)` when this one is to be
+    /// logged, `None` when it is to be counted only.
+    pub(crate) fn allow(&self, now_ns: u64, every_ns: u64) -> Option<u64> {
+        let last = self.last_ns.load(Ordering::Relaxed);
+        let due = last == u64::MAX || now_ns.saturating_sub(last) >= every_ns;
+        if due
+            && self
+                .last_ns
+                .compare_exchange(last, now_ns, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
 
 struct StderrLogger {
     level: LevelFilter,
@@ -82,6 +119,16 @@ pub(crate) fn init(debug: bool, quiet: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttled_warnings_count_what_they_leave_out() {
+        let t = Throttle::new();
+        assert_eq!(t.allow(5, 100), Some(0));
+        assert_eq!(t.allow(50, 100), None);
+        assert_eq!(t.allow(104, 100), None);
+        assert_eq!(t.allow(105, 100), Some(2));
+        assert_eq!(t.allow(106, 100), None);
+    }
 
     #[test]
     fn dates_from_days() {

@@ -375,6 +375,34 @@ pub(crate) fn binary_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
 }
 
+/// Tell systemd (a `Type=notify` unit: `$NOTIFY_SOCKET` set) that the mount serves, so
+/// the container managers ordered after vproc start only once their binds will work.
+/// Outside systemd this does nothing.
+pub(crate) fn notify_systemd(state: &str) {
+    use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+    // `@name`: an abstract socket.
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => UnixAddr::new_abstract(name),
+        None => UnixAddr::new(bytes),
+    };
+    let sent = addr.and_then(|addr| {
+        let sock = socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        sendto(sock.as_raw_fd(), state.as_bytes(), &addr, MsgFlags::empty())
+    });
+    if let Err(e) = sent {
+        log::warn!("cannot notify systemd ({e}); a Type=notify unit will time out");
+    }
+}
+
 /// Write a small status file atomically (`vproc upgrade` reads it).
 pub(crate) fn write_status(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
@@ -384,6 +412,11 @@ pub(crate) fn write_status(path: &Path, text: &str) {
     {
         log::debug!("cannot write {}", path.display());
     }
+}
+
+/// Write a whole file (a generated manual page).
+pub(crate) fn write_file(path: &Path, data: &[u8]) -> io::Result<()> {
+    fs::write(path, data)
 }
 
 /// Read a status file.

@@ -346,6 +346,10 @@ impl Supervisor {
                 if !n.has_resend() {
                     log::warn!("the kernel does not announce FUSE_HAS_RESEND (Linux < 6.9): requests in flight during a crash may hang");
                 }
+                if self.negotiated.is_none() {
+                    // The kernel's INIT is answered: the mount serves.
+                    os::notify_systemd("READY=1");
+                }
                 self.negotiated = Some(n);
             }
             Message::Ready => {

@@ -26,6 +26,7 @@ pub(crate) mod persist;
 use crate::cgroup::Hierarchies;
 use crate::clock::{Clock, Timestamp};
 use crate::config::Config;
+use crate::logger::Throttle;
 use crate::snapshot::store::{Demand, Request, Store, View};
 use crate::snapshot::{HostCpuFiles, HostView, Parts, Snapshot, ViewKey};
 use crate::source::Source;
@@ -44,6 +45,13 @@ const HISTORY_PRUNE_EVERY: u64 = 100;
 /// Most tasks one pass counts over all views, so that hundreds of busy containers
 /// cannot make a pass take seconds (a view over budget keeps its last counts).
 const MAX_TASKS_PER_PASS: u64 = 200_000;
+
+/// Passes that took longer than their period (logged at most once a minute).
+static OVERRUN: Throttle = Throttle::new();
+/// Views whose load was not counted because the pass's task budget was spent.
+static TASK_BUDGET: Throttle = Throttle::new();
+/// At most one warning per minute for an event that can repeat on every pass.
+const WARN_EVERY_NS: u64 = 60_000_000_000;
 
 /// When the sampler runs passes on its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,9 +121,15 @@ impl Sampler {
         }
     }
 
+    /// Time between two passes while something is being read: half the freshness
+    /// bound, so a read never waits for data older than `--max-staleness`.
+    fn period_ns(&self) -> u64 {
+        (self.config.max_staleness_ns / 2).max(1_000_000)
+    }
+
     /// Serve demands and run passes until [`Request::Stop`] or until every sender is gone.
     pub(crate) fn run(mut self) {
-        let period_ns = (self.config.max_staleness_ns / 2).max(1_000_000);
+        let period_ns = self.period_ns();
         let mut next_pass = self.clock.now().mono_ns.saturating_add(period_ns);
         loop {
             let idle = self.pacing == Pacing::Manual || self.store.len() == 0;
@@ -200,9 +214,18 @@ impl Sampler {
         let history = self.histories.entry(key.clone()).or_default();
         let options = &self.config.render;
         if parts.contains(Parts::LOAD) && options.enable_loadavg {
-            let counts = if history.load_due(now.mono_ns) && *tasks_scanned < MAX_TASKS_PER_PASS {
+            let due = history.load_due(now.mono_ns);
+            let counts = if due && *tasks_scanned < MAX_TASKS_PER_PASS {
                 collect::collect_load(self.source.as_ref(), hierarchies, &key.cgroups)
             } else {
+                if due {
+                    if let Some(left_out) = TASK_BUDGET.allow(now.mono_ns, WARN_EVERY_NS) {
+                        log::warn!(
+                            "load averages: over {MAX_TASKS_PER_PASS} tasks counted in one pass; container {} keeps its last counts ({left_out} more since the last warning)",
+                            key.cgroups
+                        );
+                    }
+                }
                 None
             };
             container.load = match counts {
@@ -336,8 +359,19 @@ impl Sampler {
         for (view, snap) in active.iter().zip(snapshots) {
             self.store.publish(view, Arc::new(snap));
         }
+        let spent = self.clock.now().mono_since(&now);
+        // A pass longer than its period delays every read that waits for a sample.
+        if spent > self.period_ns() {
+            if let Some(left_out) = OVERRUN.allow(now.mono_ns, WARN_EVERY_NS) {
+                log::warn!(
+                    "sampler overrun: a pass over {} views took {} ms, more than its {} ms period ({left_out} more since the last warning)",
+                    active.len(),
+                    spent / 1_000_000,
+                    self.period_ns() / 1_000_000
+                );
+            }
+        }
         if log::log_enabled!(log::Level::Debug) {
-            let spent = self.clock.now().mono_since(&now);
             log::debug!(
                 "sampler pass: {} views, {unread} unread, {} vanished, {scanned} tasks scanned, {} µs",
                 active.len(),

@@ -33,6 +33,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::identity::Identity;
+use crate::logger::Throttle;
 use crate::parse::cpuset::parse_cpuset;
 use crate::render::{render, VirtualFile};
 pub use crate::snapshot::store::Rendered;
@@ -69,6 +70,11 @@ pub(crate) struct Node {
     pub(crate) kind: NodeKind,
     pub(crate) mode: u16,
 }
+
+/// Reads served from a stale snapshot because the sampler missed its deadline.
+static SAMPLER_LATE: Throttle = Throttle::new();
+/// At most one warning per minute for an event that can repeat on every read.
+const WARN_EVERY_NS: u64 = 60_000_000_000;
 
 const fn dir(ino: u64, parent: u64, name: &'static str, mode: u16) -> Node {
     Node {
@@ -475,10 +481,12 @@ impl Vfs {
                 // The sampler is late: the last published value, if there is one.
                 let view = self.store.view(&reader.key).ok_or(e)?;
                 let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
-                log::warn!(
-                    "sampler late: serving a {} ms old snapshot",
-                    now.saturating_sub(snap.taken.mono_ns) / 1_000_000
-                );
+                if let Some(left_out) = SAMPLER_LATE.allow(now, WARN_EVERY_NS) {
+                    log::warn!(
+                        "sampler late: serving a {} ms old snapshot ({left_out} more late reads since the last warning)",
+                        now.saturating_sub(snap.taken.mono_ns) / 1_000_000
+                    );
+                }
                 Ok((view, snap))
             }
         }

@@ -87,6 +87,11 @@ pub struct Daemon {
 impl Daemon {
     /// Start `program args... -p <pidfile> <mnt>` and wait for the mount.
     pub fn start(program: &str, args: &[&str]) -> Daemon {
+        Daemon::start_with_env(program, args, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables.
+    pub fn start_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("vproc-e2e")
             .tempdir()
@@ -97,6 +102,7 @@ impl Daemon {
         let pidfile = dir.path().join("daemon.pid");
         let child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .arg("-p")
             .arg(&pidfile)
             .arg(&mnt)
