@@ -125,7 +125,7 @@ impl Knobs {
         Ok(Knobs {
             sections,
             slice: Duration::from_millis(knob("VPROC_BENCH_SLICE_MS", 200)?),
-            rounds: knob("VPROC_BENCH_ROUNDS", 10)?.max(1),
+            rounds: knob("VPROC_BENCH_ROUNDS", 20)?.max(1),
             trace_iters: knob("VPROC_BENCH_TRACE_ITERS", 1000)?.max(1),
             fair: Duration::from_secs_f64(knob("VPROC_BENCH_FAIR_SECS", 5.0)?),
             scale: {
@@ -535,30 +535,91 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
+/// The median and the quartiles of `values` (sorted in place); `None` when empty.
+fn quartiles(values: &mut [f64]) -> Option<(f64, f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
+    Some((at(0.25), at(0.5), at(0.75)))
+}
+
+/// One cell's rounds, per target: the slices that ran next to each other in time.
+struct Rounds {
+    /// `[target][round]`.
+    slices: Vec<Vec<Samples>>,
+}
+
+impl Rounds {
+    /// `a / b` per round (`metric` of target `a`'s slice over target `b`'s slice of the
+    /// same round): the median and the interquartile range, as `1.23 (1.10–1.31)`.
+    /// Pairing slices of the same round cancels the machine's slow drifts (another
+    /// tenant's load, frequency changes) that a ratio of totals absorbs.
+    fn paired(
+        &mut self,
+        a: Option<usize>,
+        b: Option<usize>,
+        metric: fn(&mut Samples) -> f64,
+    ) -> String {
+        let (Some(a), Some(b)) = (a, b) else {
+            return "–".into();
+        };
+        let mut per_round: Vec<f64> = (0..self.slices[a].len())
+            .filter_map(|r| {
+                let x = metric(&mut self.slices[a][r]);
+                let y = metric(&mut self.slices[b][r]);
+                (y > 0.0).then(|| x / y)
+            })
+            .collect();
+        match quartiles(&mut per_round) {
+            Some((q1, med, q3)) => format!("{med:.2} ({q1:.2}–{q3:.2})"),
+            None => "–".into(),
+        }
+    }
+}
+
 fn latency(targets: &[Target], knobs: &Knobs) {
     println!("## Throughput and latency of open + read + close\n");
     println!(
         "{} rounds × {} ms per target and cell, targets in round robin (each round starts one \
          further), after a warm-up of a quarter slice each. Latency is per operation, over \
-         all threads.\n",
+         all threads. Ratios are the median over rounds of the ratio of two targets' slices \
+         in the same round, with the interquartile range in parentheses.\n",
         knobs.rounds,
         knobs.slice.as_millis()
     );
+    let position = |name| targets.iter().position(|t| t.name == name);
+    let (floor, vproc, lxcfs) = (position("floor"), position("vproc"), position("lxcfs"));
+    let ops = |s: &mut Samples| s.ops_per_sec();
+    let p99 = |s: &mut Samples| s.percentile_us(0.99);
     let mut ratios = Vec::new();
     for threads in THREADS {
         let mut rows = Vec::new();
         for f in FILES {
-            let mut samples: Vec<Samples> = targets.iter().map(|_| Samples::default()).collect();
             for t in targets {
                 burst(&t.file(f), threads, |e| e >= knobs.slice / 4);
             }
+            let mut rounds = Rounds {
+                slices: targets.iter().map(|_| Vec::new()).collect(),
+            };
             for round in 0..knobs.rounds {
+                let mut slices: Vec<Option<Samples>> = targets.iter().map(|_| None).collect();
                 for k in 0..targets.len() {
                     let i = (round + k) % targets.len();
-                    samples[i].merge(burst(&targets[i].file(f), threads, |e| e >= knobs.slice));
+                    slices[i] = Some(burst(&targets[i].file(f), threads, |e| e >= knobs.slice));
+                }
+                for (i, s) in slices.into_iter().enumerate() {
+                    rounds.slices[i].push(s.expect("every target ran"));
                 }
             }
-            let cells: Vec<Cell> = samples
+            let mut totals: Vec<Samples> = targets.iter().map(|_| Samples::default()).collect();
+            for (total, slices) in totals.iter_mut().zip(&rounds.slices) {
+                for s in slices {
+                    total.merge(s.clone());
+                }
+            }
+            let cells: Vec<Cell> = totals
                 .iter_mut()
                 .map(|s| Cell {
                     ops_s: s.ops_per_sec(),
@@ -566,7 +627,7 @@ fn latency(targets: &[Target], knobs: &Knobs) {
                     p99: s.percentile_us(0.99),
                 })
                 .collect();
-            for ((t, c), s) in targets.iter().zip(&cells).zip(&samples) {
+            for ((t, c), s) in targets.iter().zip(&cells).zip(&totals) {
                 rows.push(vec![
                     f.into(),
                     t.name.into(),
@@ -576,24 +637,18 @@ fn latency(targets: &[Target], knobs: &Knobs) {
                     s.ops().to_string(),
                 ]);
             }
-            let cell = |name| {
-                targets
-                    .iter()
-                    .position(|t| t.name == name)
-                    .map(|i| &cells[i])
-            };
-            let (fl, vp, lx) = (cell("floor"), cell("vproc"), cell("lxcfs"));
+            let cell = |i: Option<usize>| i.map(|i| &cells[i]);
             ratios.push(vec![
                 f.into(),
                 threads.to_string(),
-                ratio(vp.map(|c| c.ops_s), fl.map(|c| c.ops_s)),
-                ratio(vp.map(|c| c.ops_s), lx.map(|c| c.ops_s)),
-                ratio(vp.map(|c| c.p99), fl.map(|c| c.p99)),
-                match (vp, fl) {
+                rounds.paired(vproc, floor, ops),
+                rounds.paired(vproc, lxcfs, ops),
+                rounds.paired(vproc, floor, p99),
+                match (cell(vproc), cell(floor)) {
                     (Some(v), Some(f)) => format!("{:+.1}", v.p50 - f.p50),
                     _ => "–".into(),
                 },
-                ratio(lx.map(|c| c.ops_s), fl.map(|c| c.ops_s)),
+                ratio(cell(lxcfs).map(|c| c.ops_s), cell(floor).map(|c| c.ops_s)),
             ]);
         }
         println!(
@@ -613,8 +668,8 @@ fn latency(targets: &[Target], knobs: &Knobs) {
             "vproc / floor ops/s",
             "vproc / LXCFS ops/s",
             "vproc p99 / floor p99",
-            "vproc p50 − floor p50 µs",
-            "LXCFS / floor ops/s",
+            "vproc p50 − floor p50 µs (all reads)",
+            "LXCFS / floor ops/s (all reads)",
         ],
         &ratios,
     );

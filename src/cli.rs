@@ -145,9 +145,13 @@ enum Command {
     /// Every file vproc serves that this host's kernel has, and sys/devices/system/cpu:
     /// host path and container path per line, or `docker run`/`podman run` flags.
     Mounts {
-        /// Print them as `docker run` / `podman run` flags.
-        #[arg(long, alias = "podman")]
+        /// Print them as `docker run` / `podman run` flags (without `/proc/pressure/*`,
+        /// which OCI runtimes refuse to bind).
+        #[arg(long, alias = "podman", conflicts_with = "nspawn")]
         docker: bool,
+        /// Print them as `systemd-nspawn` flags.
+        #[arg(long)]
+        nspawn: bool,
         /// vproc's mount point.
         #[arg(long, value_name = "DIR", default_value = "/var/lib/lxcfs")]
         mountpoint: String,
@@ -248,10 +252,12 @@ fn deploy(what: &Deploy) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn mounts(docker: bool, mountpoint: &str) -> ExitCode {
+fn mounts(docker: bool, nspawn: bool, mountpoint: &str) -> ExitCode {
     let paths = crate::deploy::bind_paths(&HostSource::new());
     if docker {
         println!("{}", crate::deploy::docker_flags(mountpoint, &paths));
+    } else if nspawn {
+        println!("{}", crate::deploy::nspawn_flags(mountpoint, &paths));
     } else {
         for p in paths {
             println!("{mountpoint}/{p} /{p}");
@@ -544,7 +550,11 @@ pub fn main() -> ExitCode {
             };
             return inspect(view, opts);
         }
-        Some(Command::Mounts { docker, mountpoint }) => return mounts(*docker, mountpoint),
+        Some(Command::Mounts {
+            docker,
+            nspawn,
+            mountpoint,
+        }) => return mounts(*docker, *nspawn, mountpoint),
         Some(Command::Man { dir }) => return manual(dir.as_deref()),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(*shell, &mut command(), "vproc", &mut std::io::stdout());

@@ -25,13 +25,46 @@ pub(crate) fn bind_paths(host: &dyn Source) -> Vec<&'static str> {
     out
 }
 
-/// `-v host:container:ro` flags for `docker run` / `podman run`.
+/// The files below `/proc` an OCI runtime lets a container bind over (runc's
+/// `checkProcMount` allow-list, which crun and containerd's CRI follow): `proc/pressure/*`
+/// is not among them, and a container given one does not start.
+const OCI_PROC_ALLOWED: [&str; 8] = [
+    "proc/cpuinfo",
+    "proc/diskstats",
+    "proc/meminfo",
+    "proc/stat",
+    "proc/swaps",
+    "proc/uptime",
+    "proc/loadavg",
+    "proc/slabinfo",
+];
+
+/// `paths` an OCI runtime (Docker, Podman, Kubernetes) accepts as bind targets.
+pub(crate) fn oci_paths<'a>(paths: &[&'a str]) -> Vec<&'a str> {
+    paths
+        .iter()
+        .copied()
+        .filter(|p| !p.starts_with("proc/") || OCI_PROC_ALLOWED.contains(p))
+        .collect()
+}
+
+/// `-v host:container:ro` flags for `docker run` / `podman run` (OCI runtimes' subset).
 pub(crate) fn docker_flags(mountpoint: &str, paths: &[&str]) -> String {
     let mut out = String::new();
-    for p in paths {
+    for p in oci_paths(paths) {
         let _ = write!(out, "-v {mountpoint}/{p}:/{p}:ro ");
     }
     out.trim_end().to_owned()
+}
+
+/// `--bind-ro` flags for `systemd-nspawn`: nspawn resolves the source of a bind below
+/// `/proc` inside the container, so vproc's directory is bound at its own path first.
+pub(crate) fn nspawn_flags(mountpoint: &str, paths: &[&str]) -> String {
+    let mut out = format!("--bind-ro={mountpoint}");
+    for p in paths {
+        let _ = write!(out, " --bind-ro={mountpoint}/{p}:/{p}");
+    }
+    out
 }
 
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
@@ -73,9 +106,9 @@ pub(crate) fn systemd_unit(binary: &str, args: &str, mountpoint: &str) -> String
 /// The Kubernetes DaemonSet and an example pod binding `paths`.
 pub(crate) fn kubernetes(image: &str, mountpoint: &str, paths: &[&str]) -> String {
     let (mut mounts, mut volumes) = (String::new(), String::new());
-    for p in paths {
+    for p in oci_paths(paths) {
         let name = format!("vproc-{}", p.replace(['/', '_'], "-"));
-        let kind = if *p == SYS_CPU { "Directory" } else { "File" };
+        let kind = if p == SYS_CPU { "Directory" } else { "File" };
         let _ = writeln!(
             mounts,
             "        - name: {name}\n          mountPath: /{p}\n          readOnly: true"
@@ -127,6 +160,21 @@ mod tests {
         assert_eq!(
             docker_flags("/var/lib/lxcfs", &paths[..2]),
             "-v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:ro -v /var/lib/lxcfs/proc/cpuinfo:/proc/cpuinfo:ro"
+        );
+        // runc refuses binds over /proc/pressure/*: OCI outputs leave them out.
+        assert_eq!(
+            oci_paths(&paths),
+            [
+                "proc/meminfo",
+                "proc/cpuinfo",
+                "proc/stat",
+                "proc/uptime",
+                "sys/devices/system/cpu"
+            ]
+        );
+        assert_eq!(
+            nspawn_flags("/v", &paths[..1]),
+            "--bind-ro=/v --bind-ro=/v/proc/meminfo:/proc/meminfo"
         );
     }
 

@@ -4,8 +4,8 @@
 //!   the unit needs, and the daemon tells systemd it is ready (`READY=1`) once it serves;
 //! * the Kubernetes manifests parse, hold the fields the DaemonSet and the pod need, and
 //!   pass `kubernetes-validate --strict` (a schema check) when it is installed;
-//! * the LXC hook is valid `sh`, the config names it, and `mounts --docker` prints one
-//!   flag per file this host has;
+//! * the LXC hook is valid `sh`, the config names it, `mounts --docker` prints one flag
+//!   per file this host has that OCI runtimes accept, `mounts --nspawn` one per file;
 //! * every manual page renders without a groff warning, the completions load in bash,
 //!   and `--version` names the version and the features.
 //!
@@ -172,10 +172,12 @@ print("ok", len(docs), "documents,", len(bound), "bound files")
 fn kubernetes_manifests_are_valid() {
     let mountpoint = "/var/lib/lxcfs";
     let manifests = vproc(&["deploy", "kubernetes", "--mountpoint", mountpoint]);
-    let served = vproc(&["mounts", "--mountpoint", mountpoint])
-        .lines()
-        .map(|l| {
-            l.split(' ')
+    // The pod binds what an OCI runtime accepts: what `mounts --docker` prints.
+    let served = vproc(&["mounts", "--docker", "--mountpoint", mountpoint])
+        .split_whitespace()
+        .filter(|w| *w != "-v")
+        .map(|w| {
+            w.split(':')
                 .nth(1)
                 .unwrap()
                 .trim_start_matches('/')
@@ -183,6 +185,7 @@ fn kubernetes_manifests_are_valid() {
         })
         .collect::<Vec<_>>()
         .join(" ");
+    assert!(!served.contains("pressure"), "{served}");
     let yaml = Command::new("python3")
         .args(["-c", "import yaml"])
         .status()
@@ -249,10 +252,22 @@ fn lxc_hook_and_docker_flags_bind_what_this_host_has() {
         assert!(Path::new("/").join(p).exists(), "{p} bound but absent here");
     }
     assert!(paths.contains(&"proc/meminfo") && paths.contains(&"sys/devices/system/cpu"));
+    // runc (and so Docker, Podman, containerd) refuses binds over /proc/pressure/*.
     let flags = vproc(&["mounts", "--docker", "--mountpoint", "/srv/vproc"]);
     let expected: Vec<String> = paths
         .iter()
+        .filter(|p| !p.starts_with("proc/pressure/"))
         .map(|p| format!("-v /srv/vproc/{p}:/{p}:ro"))
+        .collect();
+    assert_eq!(flags.trim_end(), expected.join(" "));
+    // nspawn: the directory at its own path, then every file.
+    let flags = vproc(&["mounts", "--nspawn", "--mountpoint", "/srv/vproc"]);
+    let expected: Vec<String> = std::iter::once("--bind-ro=/srv/vproc".to_owned())
+        .chain(
+            paths
+                .iter()
+                .map(|p| format!("--bind-ro=/srv/vproc/{p}:/{p}")),
+        )
         .collect();
     assert_eq!(flags.trim_end(), expected.join(" "));
 

@@ -157,3 +157,57 @@ fn a_long_lived_reader_moved_to_another_cgroup_sees_it_within_max_staleness() {
     // --max-staleness is 100 ms; the reader reads every 10 ms and python adds a little.
     assert!(seen < Duration::from_millis(250), "{seen:?}");
 }
+
+/// `ls sys/devices/system/cpu` shows each reader its own CPUs, whoever listed it before:
+/// the kernel must not cache the listing (it does for a server without OPENDIR).
+#[test]
+fn each_reader_lists_its_own_cpu_directories() {
+    if skip("each_reader_lists_its_own_cpu_directories") {
+        return;
+    }
+    let host_cpus = fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let host_dirs = testkit::container::sh(
+        "ls /sys/devices/system/cpu | grep -E '^cpu[0-9]+$' | sort -V | tr '\\n' ' '",
+    )
+    .output()
+    .unwrap();
+    let host_dirs = String::from_utf8(host_dirs.stdout).unwrap();
+    if host_dirs.split_whitespace().count() < 2 {
+        testkit::real::skipped(
+            "each_reader_lists_its_own_cpu_directories",
+            &format!(
+                "one online CPU ({}): no cpuset can hide a CPU",
+                host_cpus.trim()
+            ),
+        );
+        return;
+    }
+    let d = vproc(&[]);
+    let pinned = TestCgroup::create(Limits {
+        cpus: Some("1"),
+        ..Limits::default()
+    });
+    let list = format!(
+        "exec unshare --pid --fork --mount-proc sh -c {}",
+        shell_quote(&format!(
+            "ls {} | grep -E '^cpu[0-9]+$' | sort -V | tr '\\n' ' '",
+            d.mnt.join("sys/devices/system/cpu").display()
+        ))
+    );
+    for round in 0..6 {
+        let (who, expected, got) = if round % 2 == 0 {
+            ("the cpuset-1 cgroup", "cpu1 ", pinned.run(&list))
+        } else {
+            let o = testkit::container::sh(&list).output().unwrap();
+            (
+                "the root cgroup",
+                host_dirs.as_str(),
+                String::from_utf8(o.stdout).unwrap(),
+            )
+        };
+        assert_eq!(
+            got, expected,
+            "round {round}: a reader in {who} listed {got:?}"
+        );
+    }
+}

@@ -29,7 +29,7 @@ pub(crate) fn read_or_panic(path: &Path, buf: &mut [u8]) -> usize {
 }
 
 /// The latencies of a series of reads and the wall time the series took.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Samples {
     lat_ns: Vec<u64>,
     /// Wall time of the series (summed when series are merged).

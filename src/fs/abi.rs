@@ -44,7 +44,9 @@ pub(crate) mod op {
     pub(crate) const RELEASE: u32 = 18;
     pub(crate) const FSYNC: u32 = 20;
     pub(crate) const INIT: u32 = 26;
+    pub(crate) const OPENDIR: u32 = 27;
     pub(crate) const READDIR: u32 = 28;
+    pub(crate) const RELEASEDIR: u32 = 29;
     pub(crate) const ACCESS: u32 = 34;
     pub(crate) const CREATE: u32 = 35;
     pub(crate) const INTERRUPT: u32 = 36;
@@ -60,7 +62,6 @@ pub(crate) mod init_flag {
     pub(crate) const BIG_WRITES: u64 = 1 << 5;
     pub(crate) const PARALLEL_DIROPS: u64 = 1 << 18;
     pub(crate) const CACHE_SYMLINKS: u64 = 1 << 23;
-    pub(crate) const NO_OPENDIR_SUPPORT: u64 = 1 << 24;
     pub(crate) const INIT_EXT: u64 = 1 << 30;
     /// The kernel can resend requests (`FUSE_NOTIFY_RESEND`, Linux ≥ 6.9).
     pub(crate) const HAS_RESEND: u64 = 1 << 39;
@@ -71,6 +72,10 @@ pub(crate) mod init_flag {
 
 /// `fuse_open_out.open_flags`.
 pub(crate) const FOPEN_DIRECT_IO: u32 = 1 << 0;
+/// Keep the directory's cached listing from earlier opens.
+pub(crate) const FOPEN_KEEP_CACHE: u32 = 1 << 1;
+/// Let the kernel cache the listing.
+pub(crate) const FOPEN_CACHE_DIR: u32 = 1 << 3;
 
 /// `setattr` valid bits: everything but the size.
 pub(crate) const FATTR_SIZE: u32 = 1 << 3;

@@ -19,8 +19,13 @@
 //!   (a worker woken at that moment, or a crash) are re-queued by the supervisor with
 //!   `FUSE_NOTIFY_RESEND` once the process is gone.
 //! * **Fewer round trips.** `FLUSH` is answered `ENOSYS` once (the kernel stops sending
-//!   it), `OPENDIR` too (`FUSE_NO_OPENDIR_SUPPORT`), xattr operations too; names of the
-//!   static tree are cached for a minute; nothing is rendered at `OPEN`.
+//!   it), xattr operations too; listings of the static directories are cached by the
+//!   kernel; nothing is rendered at `OPEN`.
+//! * **Listings that depend on the reader are never cached.** `OPENDIR` is answered
+//!   (not `FUSE_NO_OPENDIR_SUPPORT`, with which the kernel caches every listing as the
+//!   first reader saw it): `sys/devices/system/cpu` lists each reader's own CPUs.
+//! * Names and attributes of the static tree are cached for a second, as LXCFS's
+//!   0.5 s: a mount whose server is gone is noticed by `[ -d …/proc ]` soon after.
 //! * **Every open is `FOPEN_DIRECT_IO`**: sizes are reported as 0 and the content is
 //!   rendered per read at offset 0, so the kernel must read until EOF and never cache
 //!   pages (the page cache is shared by every container).
@@ -81,10 +86,9 @@ const MAX_WRITE: u32 = 8192;
 const WANTED_FLAGS: u64 = abi::init_flag::ASYNC_READ
     | abi::init_flag::BIG_WRITES
     | abi::init_flag::PARALLEL_DIROPS
-    | abi::init_flag::CACHE_SYMLINKS
-    | abi::init_flag::NO_OPENDIR_SUPPORT;
-/// The static tree never changes while mounted.
-const TTL_FIXED: Ttl = (60, 0);
+    | abi::init_flag::CACHE_SYMLINKS;
+/// The static tree never changes while mounted; a second still lets a dead mount show.
+const TTL_FIXED: Ttl = (1, 0);
 /// Mirrored host entries change only with CPU hotplug.
 const TTL_HOST: Ttl = (1, 0);
 const TTL_NONE: Ttl = (0, 0);
@@ -347,6 +351,17 @@ impl Server {
                 self.ok(u, &[]);
             }
             op::WRITE => self.err(u, errno_of(&vfs.write(ino))),
+            op::OPENDIR => match vfs.opendir(ino) {
+                Ok(listing) => {
+                    let flags = match listing {
+                        Freshness::Fixed => abi::FOPEN_CACHE_DIR | abi::FOPEN_KEEP_CACHE,
+                        Freshness::Host | Freshness::PerReader => 0,
+                    };
+                    self.ok(u, &[&abi::open_out(0, flags)]);
+                }
+                Err(e) => self.err(u, errno_of(&e)),
+            },
+            op::RELEASEDIR => self.ok(u, &[]),
             op::READDIR => self.readdir(h, body),
             op::STATFS => self.ok(u, &[&abi::statfs_out()]),
             op::ACCESS => {
@@ -366,9 +381,9 @@ impl Server {
             | op::LINK
             | op::CREATE
             | op::TMPFILE => self.err(u, errno_of(&Error::NotSupported)),
-            // FLUSH, OPENDIR/RELEASEDIR, xattrs, locks, ioctl, poll, lseek, fallocate,
-            // copy_file_range, statx...: ENOSYS, which the kernel remembers for FLUSH,
-            // OPENDIR and xattrs (it stops asking; users get EOPNOTSUPP for xattrs).
+            // FLUSH, xattrs, locks, ioctl, poll, lseek, fallocate, copy_file_range,
+            // statx...: ENOSYS, which the kernel remembers for FLUSH and xattrs (it stops
+            // asking; users get EOPNOTSUPP for xattrs).
             _ => self.err(u, libc::ENOSYS),
         }
     }

@@ -397,6 +397,20 @@ impl Vfs {
         }
     }
 
+    /// Open directory `ino`: how long its listing may be cached. `sys/devices/system/cpu`
+    /// lists each reader's own CPUs, so its listing is [`Freshness::PerReader`].
+    pub(crate) fn opendir(&self, ino: Ino) -> Result<Freshness> {
+        match self.target(ino)? {
+            Target::Static(n) if n.kind != NodeKind::Dir => Err(Error::NotDir),
+            Target::Static(n) if n.ino == SYS_CPU => Ok(Freshness::PerReader),
+            Target::Static(_) => Ok(Freshness::Fixed),
+            Target::Host(path) => match self.host_attr(&path)?.kind {
+                Kind::Dir => Ok(Freshness::Host),
+                _ => Err(Error::NotDir),
+            },
+        }
+    }
+
     /// The entries of a directory as reader `pid` sees them, in order, without `.` and
     /// `..`.
     pub(crate) fn readdir(&self, ino: Ino, pid: u32) -> Result<Vec<DirEntry>> {
