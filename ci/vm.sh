@@ -11,14 +11,17 @@ t0=$SECONDS
 mkdir -p target/vm-logs
 log=target/vm-logs/v2.log
 
-# The suites that need a real kernel: the daemon and its lifecycle, LXCFS side by side,
-# and the v2-only checks (tests/v2.rs skips on any other host).
-mapfile -t bins < <(cargo test --locked --no-run --message-format=json \
-    --test mount --test lxcfs_diff --test v2 2>/dev/null |
+# The suites that need a real kernel: the daemon and its lifecycle, reader identity,
+# crash and upgrade survival, inspect's capture and replay, LXCFS side by side, and the
+# v2-only checks (tests/v2.rs skips on any other host).
+suites=(mount readers survival inspect lxcfs_diff v2)
+args=()
+for s in "${suites[@]}"; do args+=(--test "$s"); done
+mapfile -t bins < <(cargo test --locked --no-run --message-format=json "${args[@]}" 2>/dev/null |
   grep -o '"executable":"[^"]*/deps/[^"]*"' | cut -d'"' -f4)
-if ((${#bins[@]} != 3)); then
+if ((${#bins[@]} != ${#suites[@]})); then
   echo "vm: building the test binaries failed:" >&2
-  cargo test --locked --no-run --test mount --test lxcfs_diff --test v2 >&2
+  cargo test --locked --no-run "${args[@]}" >&2
   exit 1
 fi
 command -v lxcfs >/dev/null || echo "vm: note: no lxcfs on this machine; the comparison will skip" >&2

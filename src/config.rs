@@ -50,8 +50,9 @@ pub struct Config {
     pub active_window_ns: u64,
     /// A container not read for this long is forgotten (ns).
     pub forget_after_ns: u64,
-    /// Longest a read waits for the sampler before it serves the last published value
-    /// (or fails with EIO when there is none) (ns).
+    /// Longest a read waits for the sampler before it serves the last published
+    /// snapshot holding what the file needs; without one it waits up to 10 s more, then
+    /// fails with EIO (ns).
     pub request_budget_ns: u64,
     /// Files served as the host's (`--disable-file`): bit `i` is `VirtualFile::ALL[i]`.
     pub host_files: u32,

@@ -3,10 +3,10 @@
 
 use std::os::fd::{AsFd, BorrowedFd};
 
-/// Largest message.
+/// Largest control message in bytes (each is one datagram).
 const MAX: usize = 256;
 
-/// One message.
+/// What the supervisor and a serving process tell each other.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Message {
     /// Server → supervisor: it answered `FUSE_INIT` with these parameters.

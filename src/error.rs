@@ -29,7 +29,7 @@ pub enum Error {
     },
     /// The cgroup does not exist (any more), or only the root cgroup accounts it.
     CgroupGone {
-        /// Its directory.
+        /// The cgroup directory looked for.
         path: String,
     },
     /// No such node in the virtual tree.

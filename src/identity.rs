@@ -55,7 +55,6 @@ const INIT_TOKEN: u64 = 1 << 63;
 /// What a reader sees and the proof that it still applies.
 #[derive(Debug)]
 pub(crate) struct ReaderEntry {
-    /// The view.
     pub(crate) key: ViewKey,
     /// The reader's thread id.
     pid: u32,
@@ -427,14 +426,20 @@ impl Identity {
                             || init.pin.as_ref().is_some_and(|p| self.source.task_alive(p))
                     });
             } else if let Some(slot) = self.readers.slot(token as u32) {
-                let dead = slot
-                    .load()
-                    .as_ref()
-                    .is_some_and(|e| !e.pin.as_ref().is_some_and(|p| self.source.task_alive(p)));
-                if dead {
-                    self.readers.set(slot, None);
-                }
+                self.forget_if_exited(slot);
             }
+        }
+    }
+
+    /// Empty `slot` if the thread its answer was resolved for has exited (closing its
+    /// pidfd).
+    fn forget_if_exited(&self, slot: &ArcSwapOption<ReaderEntry>) {
+        let dead = slot
+            .load()
+            .as_ref()
+            .is_some_and(|e| !e.pin.as_ref().is_some_and(|p| self.source.task_alive(p)));
+        if dead {
+            self.readers.set(slot, None);
         }
     }
 
@@ -443,13 +448,7 @@ impl Identity {
     pub(crate) fn sweep(&self) -> usize {
         for chunk in self.readers.chunks.iter().filter_map(|c| c.get()) {
             for slot in chunk.iter() {
-                let dead = slot
-                    .load()
-                    .as_ref()
-                    .is_some_and(|e| !e.pin.as_ref().is_some_and(|p| self.source.task_alive(p)));
-                if dead {
-                    self.readers.set(slot, None);
-                }
+                self.forget_if_exited(slot);
             }
         }
         self.namespaces

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 /// Why the daemon cannot run: one line for the user.
 #[derive(Debug)]
 pub(crate) enum DaemonError {
-    /// Not root.
     NotRoot,
     /// No `/dev/fuse`.
     NoFuseDevice,
@@ -25,9 +24,7 @@ pub(crate) enum DaemonError {
     Path {
         /// What it was for ("pidfile", "mount point", ...).
         what: &'static str,
-        /// The path.
         path: PathBuf,
-        /// The error.
         source: io::Error,
     },
     /// Another daemon holds the pidfile.
@@ -45,12 +42,10 @@ pub(crate) enum DaemonError {
     Sys {
         /// What was being done.
         what: &'static str,
-        /// The error.
         source: io::Error,
     },
     /// The serving process crashed too often.
     CrashLoop {
-        /// Crashes counted.
         crashes: usize,
         /// Within this many seconds.
         seconds: u64,

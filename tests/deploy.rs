@@ -371,12 +371,13 @@ fn manual_pages_and_completions_render() {
         );
     }
 
-    let bash = vproc(&["completions", "bash"]);
-    let out = run_with_input(
-        "bash",
-        &["-c", "source /dev/stdin && complete -p vproc"],
-        &bash,
-    );
+    let script = dir.path().join("vproc.bash");
+    std::fs::write(&script, vproc(&["completions", "bash"])).unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p vproc", script.display()))
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",

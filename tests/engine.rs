@@ -8,6 +8,7 @@ use testkit::{fixtures_dir, Harness, Scenario};
 use vproc::config::Config;
 use vproc::render::VirtualFile;
 use vproc::snapshot::FallbackKind;
+use vproc::source::{Metadata, Source, TaskPin};
 
 const PID: u32 = 4242;
 const MS: u64 = 1_000_000;
@@ -335,4 +336,55 @@ fn files_disabled_one_by_one_show_the_hosts() {
     );
     assert_eq!(VirtualFile::by_name("online"), Some(VirtualFile::CpuOnline));
     assert_eq!(VirtualFile::by_name("cpu"), None);
+}
+
+/// A kernel whose `io.stat` takes 300 ms to read: the sampler misses a 50 ms budget.
+struct SlowIo(Arc<LiveKernel>);
+
+impl Source for SlowIo {
+    fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
+        if path.ends_with("/io.stat") {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        self.0.read(path)
+    }
+    fn read_dir(&self, path: &str) -> std::io::Result<Vec<String>> {
+        self.0.read_dir(path)
+    }
+    fn read_link(&self, path: &str) -> std::io::Result<String> {
+        self.0.read_link(path)
+    }
+    fn metadata(&self, path: &str) -> std::io::Result<Metadata> {
+        self.0.metadata(path)
+    }
+    fn pin_task(&self, pid: u32) -> std::io::Result<TaskPin> {
+        self.0.pin_task(pid)
+    }
+    fn task_alive(&self, pin: &TaskPin) -> bool {
+        self.0.task_alive(pin)
+    }
+}
+
+/// A late sampler never makes a file empty: the last published snapshot serves a read
+/// only if it holds what the file is computed from; otherwise the read waits for the
+/// sampler (a loaded machine once showed an empty diskstats after meminfo).
+#[test]
+fn a_late_sampler_serves_real_values_not_a_snapshot_without_them() {
+    let k = kernel();
+    k.set(
+        &format!("{V2_CONTAINER}/io.stat"),
+        "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+    );
+    let expected = harness(&k).read(VirtualFile::Diskstats);
+    assert!(expected.contains(" sda 1 0 8 0 2 0 16 "), "{expected}");
+    let config = Config {
+        request_budget_ns: 50 * MS,
+        ..Config::default()
+    };
+    let h = Harness::new(Arc::new(SlowIo(k.clone())), 1_000_000 * MS, config, PID);
+    assert_eq!(
+        testkit::text::meminfo(&h.read(VirtualFile::Meminfo), "MemTotal"),
+        1_048_576
+    );
+    assert_eq!(h.read(VirtualFile::Diskstats), expected);
 }

@@ -2,7 +2,8 @@
 //!
 //! Snapshots live in `tests/snapshots/`, one per (layout, scenario, file), named
 //! `golden__<layout>-<scenario>-<file>.snap`. Each was read and checked by hand against
-//! `shared/spec` before it was accepted; `cargo insta review` shows a diff on change.
+//! its renderer's formula table (`src/render/*.rs`) before it was accepted; `cargo insta
+//! review` shows a diff on change.
 
 #![allow(clippy::disallowed_methods)] // the test lists the snapshot directory
 

@@ -1,8 +1,9 @@
 //! Differential test against real LXCFS (Debian's `lxcfs`, installed by `.ci/run`): both
 //! daemons mounted on their own temporary mount points (own pidfiles, never
 //! `/var/lib/lxcfs`), read from the same `vproc-test-*` cgroup, and required to agree
-//! wherever `shared/spec/vproc.md` says vproc keeps LXCFS's semantics. Where vproc is
-//! deliberately different the test prints both values in a table.
+//! wherever vproc keeps LXCFS's semantics. Where vproc is deliberately different (the
+//! README's "Differences from LXCFS") the test asserts vproc's value from the cgroup
+//! files and prints both side by side.
 //! Skipped, loudly, without root, /dev/fuse or the `lxcfs` binary.
 #![allow(clippy::disallowed_methods)]
 
@@ -265,7 +266,7 @@ fn vproc_agrees_with_lxcfs_where_semantics_agree() {
         },
     ));
 
-    // Deliberate differences (shared/spec/vproc.md), shown side by side.
+    // Deliberate differences (the README's "Differences from LXCFS"), side by side.
     let vd = read(&v, "proc/diskstats");
     let ld = read(&l, "proc/diskstats");
     // vproc: one line per device the cgroup did I/O on (none here: the keeper sleeps).

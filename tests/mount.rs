@@ -314,7 +314,9 @@ fn loadavg_follows_a_busy_cgroup_and_not_its_idle_sibling() {
     let stat0 = busy_ticks(&busy.cat(&stat));
     let mut reached = None;
     let mut idle_max: f64 = 0.0;
-    while t0.elapsed() < std::time::Duration::from_secs(16) {
+    // Passes 0.3 at the third 5 s sample (0.44); a slow machine (the emulated v2 VM)
+    // gets one more sample.
+    while t0.elapsed() < std::time::Duration::from_secs(21) {
         std::thread::sleep(std::time::Duration::from_millis(700));
         let b = busy.cat(&loadavg);
         idle_max = idle_max.max(first_number(&idle.cat(&loadavg)));
@@ -329,8 +331,8 @@ fn loadavg_follows_a_busy_cgroup_and_not_its_idle_sibling() {
         let _ = l.kill();
         let _ = l.wait();
     }
-    let (when, line) = reached.expect("the busy cgroup's 1-minute load passed 0.3 within 16 s");
-    assert!(when.as_secs_f64() <= 16.0, "{line} after {when:?}");
+    let (when, line) = reached.expect("the busy cgroup's 1-minute load passed 0.3 within 21 s");
+    eprintln!("busy cgroup: {line} after {when:?}");
     assert!(line.contains("/"), "{line}");
     assert!(idle_max < 0.2, "the idle sibling stays near 0: {idle_max}");
     // The kernel enforces the quota per 100 ms period, handing out runtime in 5 ms slices

@@ -128,7 +128,6 @@ pub(crate) struct ContainerId {
     pub(crate) cpu: Option<String>,
     /// cpuacct path (v2: the unified path, where `cpu.stat` lives).
     pub(crate) cpuacct: Option<String>,
-    /// cpuset path.
     pub(crate) cpuset: Option<String>,
     /// blkio (v1) / io (v2) path.
     pub(crate) io: Option<String>,
@@ -176,7 +175,7 @@ impl std::fmt::Display for ContainerId {
 /// The hierarchies of this host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hierarchies {
-    /// The layout.
+    /// How the hierarchies are mounted (v1, hybrid or v2).
     pub layout: Layout,
     v1: Vec<(Controller, Mounted)>,
     unified: Option<Mounted>,
@@ -354,7 +353,6 @@ pub(crate) struct MemoryReading {
     pub(crate) usage: Result<u64>,
     /// `memory.stat` counters.
     pub(crate) stat: Result<MemoryStat>,
-    /// Swap accounting.
     pub(crate) swap: SwapReading,
 }
 

@@ -14,7 +14,6 @@ const MEMORY_MAX: &str = "memory.max";
 const MEMORY_CURRENT: &str = "memory.current";
 const MEMORY_SWAP_MAX: &str = "memory.swap.max";
 const MEMORY_SWAP_CURRENT: &str = "memory.swap.current";
-/// Counters (hierarchical).
 const MEMORY_STAT: &str = "memory.stat";
 pub(crate) const CPUSET_CPUS: &str = "cpuset.cpus";
 pub(crate) const CPUSET_CPUS_EFFECTIVE: &str = "cpuset.cpus.effective";

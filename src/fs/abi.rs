@@ -23,7 +23,7 @@ pub(crate) const MIN_READ_BUFFER: usize = 8192;
 /// `FUSE_NOTIFY_RESEND`: put every request read but not answered back in the queue.
 pub(crate) const NOTIFY_RESEND: i32 = 7;
 
-/// Opcodes.
+/// `fuse_in_header.opcode` values vproc answers or refuses explicitly.
 pub(crate) mod op {
     pub(crate) const LOOKUP: u32 = 1;
     pub(crate) const FORGET: u32 = 2;

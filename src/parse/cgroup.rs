@@ -105,15 +105,10 @@ pub(crate) struct MemoryStat {
     pub(crate) dirty: u64,
     /// Under writeback (`total_writeback` / `file_writeback`).
     pub(crate) writeback: u64,
-    /// Active anonymous.
     pub(crate) active_anon: u64,
-    /// Inactive anonymous.
     pub(crate) inactive_anon: u64,
-    /// Active file.
     pub(crate) active_file: u64,
-    /// Inactive file.
     pub(crate) inactive_file: u64,
-    /// Unevictable.
     pub(crate) unevictable: u64,
     /// Transparent huge pages of anonymous memory (`total_rss_huge` / `anon_thp`).
     pub(crate) anon_thp: u64,
@@ -199,7 +194,6 @@ pub(crate) struct CpuTime {
     pub(crate) total_ns: u64,
     /// User time (v1 sum of `usage_all`, v2 `user_usec`).
     pub user_ns: u64,
-    /// System time.
     pub(crate) system_ns: u64,
     /// Per physical CPU (v1 only).
     pub(crate) per_cpu: Option<Vec<CpuUsageNs>>,
@@ -210,29 +204,20 @@ pub(crate) struct CpuTime {
 pub(crate) struct IoCounters {
     /// major:minor.
     pub(crate) dev: (u32, u32),
-    /// Completed reads.
     pub(crate) reads: u64,
-    /// Merged reads.
     pub(crate) reads_merged: u64,
-    /// Bytes read.
     pub(crate) read_bytes: u64,
     /// Time reading, ms.
     pub(crate) read_ms: u64,
-    /// Completed writes.
     pub(crate) writes: u64,
-    /// Merged writes.
     pub(crate) writes_merged: u64,
-    /// Bytes written.
     pub(crate) write_bytes: u64,
     /// Time writing, ms.
     pub(crate) write_ms: u64,
     /// Time doing I/O, ms.
     pub(crate) io_ms: u64,
-    /// Completed discards.
     pub(crate) discards: u64,
-    /// Merged discards.
     pub(crate) discards_merged: u64,
-    /// Bytes discarded.
     pub(crate) discard_bytes: u64,
     /// Time discarding, ms.
     pub(crate) discard_ms: u64,
@@ -360,7 +345,6 @@ pub(crate) fn parse_cfs_quota(quota: &str, period: &str) -> ParseResult<Option<C
 /// Per-CPU usage in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct CpuUsageNs {
-    /// CPU number.
     pub(crate) cpu: u32,
     /// User time in ns.
     pub user_ns: u64,
@@ -411,11 +395,9 @@ pub(crate) fn parse_usage_percpu(text: &str) -> ParseResult<Vec<u64>> {
 /// One row of a v1 blkio table: `8:0 Read 4096`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct BlkioRow {
-    /// Device.
     pub(crate) dev: (u32, u32),
     /// Operation: `Read`, `Write`, `Sync`, `Async`, `Discard`, `Total`.
     pub(crate) op: String,
-    /// Value.
     pub(crate) value: u64,
 }
 

@@ -27,7 +27,6 @@ pub(crate) enum CpuInfoItem {
     },
     /// An s390x `processor N: version = ...` summary line; `rest` follows the colon.
     S390Processor {
-        /// CPU number.
         number: u32,
         /// The text after `processor N`.
         rest: String,

@@ -36,7 +36,7 @@ impl CpuSet {
         self.0.is_empty()
     }
 
-    /// Membership.
+    /// Whether `cpu` is in the set.
     pub fn contains(&self, cpu: u32) -> bool {
         self.0.binary_search(&cpu).is_ok()
     }

@@ -1,6 +1,6 @@
 //! `/proc/self/mountinfo`: the cgroup mounts, to detect the layout.
 
-/// One mount.
+/// One line of `/proc/self/mountinfo` (the fields vproc uses).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
     /// Root of the mount within its filesystem (field 4).

@@ -31,11 +31,8 @@ impl PressureKind {
 /// One value per pressure kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct PerPressure<T> {
-    /// cpu.
     pub(crate) cpu: T,
-    /// memory.
     pub(crate) memory: T,
-    /// io.
     pub(crate) io: T,
 }
 

@@ -49,7 +49,7 @@ pub enum StatLine {
 /// The parsed file, in kernel order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KernelStat {
-    /// Every line.
+    /// The lines in file order.
     pub lines: Vec<StatLine>,
 }
 

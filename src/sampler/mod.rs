@@ -279,13 +279,10 @@ impl Sampler {
         }
     }
 
-    /// Answer demands: sample each demanded view now and reply with it.
-    fn serve(&mut self, demands: Vec<Demand>) {
-        let now = self.clock.now();
-        let views: Vec<Arc<View>> = demands
-            .iter()
-            .map(|d| self.store.get_or_create(&d.key, now.mono_ns, d.parts))
-            .collect();
+    /// Sample `views` at `now` (one host sample shared by all), save the histories,
+    /// then publish: a successor never continues from state older than what readers
+    /// saw. Returns the tasks counted for load averages.
+    fn sample_and_publish(&mut self, views: &[Arc<View>], now: Timestamp) -> u64 {
         let all = views.iter().fold(Parts::default(), |p, v| p | v.wanted());
         let host = self.host(all, now);
         let mut scanned = 0;
@@ -294,8 +291,21 @@ impl Sampler {
             .map(|v| self.sample(v.key(), v.wanted(), now, &host, &mut scanned))
             .collect();
         self.save();
-        for ((view, snap), demand) in views.iter().zip(snapshots).zip(demands) {
+        for (view, snap) in views.iter().zip(snapshots) {
             self.store.publish(view, Arc::new(snap));
+        }
+        scanned
+    }
+
+    /// Answer demands: sample each demanded view now and reply with it.
+    fn serve(&mut self, demands: Vec<Demand>) {
+        let now = self.clock.now();
+        let views: Vec<Arc<View>> = demands
+            .iter()
+            .map(|d| self.store.get_or_create(&d.key, now.mono_ns, d.parts))
+            .collect();
+        self.sample_and_publish(&views, now);
+        for (view, demand) in views.iter().zip(demands) {
             let _ = demand.reply.send(Arc::clone(view));
         }
     }
@@ -348,25 +358,15 @@ impl Sampler {
         if active.is_empty() {
             return;
         }
-        let all = active.iter().fold(Parts::default(), |p, v| p | v.wanted());
-        let host = self.host(all, now);
-        let mut scanned = 0;
-        let snapshots: Vec<Snapshot> = active
-            .iter()
-            .map(|v| self.sample(v.key(), v.wanted(), now, &host, &mut scanned))
-            .collect();
-        self.save();
-        for (view, snap) in active.iter().zip(snapshots) {
-            self.store.publish(view, Arc::new(snap));
-        }
+        let scanned = self.sample_and_publish(&active, now);
         let spent = self.clock.now().mono_since(&now);
         // A pass longer than its period delays every read that waits for a sample.
         if spent > self.period_ns() {
             if let Some(left_out) = OVERRUN.allow(now.mono_ns, WARN_EVERY_NS) {
                 log::warn!(
-                    "sampler overrun: a pass over {} views took {} ms, more than its {} ms period ({left_out} more since the last warning)",
+                    "sampler overrun: a pass over {} views took {:.1} ms, more than its {} ms period ({left_out} more since the last warning)",
                     active.len(),
-                    spent / 1_000_000,
+                    spent as f64 / 1e6,
                     self.period_ns() / 1_000_000
                 );
             }

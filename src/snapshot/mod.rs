@@ -69,7 +69,6 @@ impl std::ops::BitOr for Parts {
 /// the start of the reader's pid-namespace init.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ViewKey {
-    /// The cgroups.
     pub(crate) cgroups: ContainerId,
     /// Start time (clock ticks after boot) of the init of the reader's pid namespace;
     /// `None`: unknown (the host's uptime is shown).

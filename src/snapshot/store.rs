@@ -263,7 +263,6 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         }
     }
 
-    /// Every value.
     pub(crate) fn values(&self) -> Vec<V> {
         self.map.load().values().cloned().collect()
     }

@@ -46,7 +46,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Inode number.
+/// A FUSE node id: the inode number the kernel and `stat` see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ino(pub u64);
 
@@ -75,6 +75,8 @@ pub(crate) struct Node {
 static SAMPLER_LATE: Throttle = Throttle::new();
 /// At most one warning per minute for an event that can repeat on every read.
 const WARN_EVERY_NS: u64 = 60_000_000_000;
+/// How long a read with nothing to fall back on waits for a late sampler before EIO.
+const FIRST_READ_BUDGET: Duration = Duration::from_secs(10);
 
 const fn dir(ino: u64, parent: u64, name: &'static str, mode: u16) -> Node {
     Node {
@@ -157,11 +159,8 @@ pub fn resolve(path: &str) -> Option<Ino> {
 /// A node as the kernel sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// Directory.
     Dir,
-    /// Regular file.
     File,
-    /// Symbolic link.
     Symlink,
 }
 
@@ -179,9 +178,7 @@ pub(crate) enum Freshness {
 /// Attributes of a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Attr {
-    /// Inode number.
     pub(crate) ino: Ino,
-    /// Kind.
     pub(crate) kind: Kind,
     /// Permission bits (never writable).
     pub(crate) mode: u16,
@@ -192,9 +189,7 @@ pub(crate) struct Attr {
 /// One directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct DirEntry {
-    /// Its name.
     pub(crate) name: String,
-    /// Its attributes.
     pub(crate) attr: Attr,
 }
 
@@ -485,25 +480,45 @@ impl Vfs {
             }
         }
         let budget = Duration::from_nanos(self.config.request_budget_ns);
-        match self.store.demand(&reader.key, parts, budget) {
+        let late = match self.store.demand(&reader.key, parts, budget) {
             Ok(view) => {
                 reader.view.store(Some(Arc::clone(&view)));
                 let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
-                Ok((view, snap))
+                return Ok((view, snap));
             }
-            Err(e) => {
-                // The sampler is late: the last published value, if there is one.
-                let view = self.store.view(&reader.key).ok_or(e)?;
-                let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
-                if let Some(left_out) = SAMPLER_LATE.allow(now, WARN_EVERY_NS) {
-                    log::warn!(
-                        "sampler late: serving a {} ms old snapshot ({left_out} more late reads since the last warning)",
-                        now.saturating_sub(snap.taken.mono_ns) / 1_000_000
-                    );
-                }
-                Ok((view, snap))
+            Err(e) => e,
+        };
+        // The sampler is late (a loaded machine). The last published snapshot will do if
+        // it holds what this file is computed from; a snapshot without those parts
+        // would render an empty file, and none at all an error, so then the read waits
+        // longer: late real values beat wrong ones.
+        let published = self.store.view(&reader.key).and_then(|v| {
+            v.snapshot()
+                .filter(|s| s.parts.contains(parts))
+                .map(|s| (v, s))
+        });
+        if let Some((view, snap)) = published {
+            if let Some(left_out) = SAMPLER_LATE.allow(now, WARN_EVERY_NS) {
+                log::warn!(
+                    "sampler late: serving a {} ms old snapshot ({left_out} more late reads since the last warning)",
+                    now.saturating_sub(snap.taken.mono_ns) / 1_000_000
+                );
             }
+            return Ok((view, snap));
         }
+        if let Some(left_out) = SAMPLER_LATE.allow(now, WARN_EVERY_NS) {
+            log::warn!(
+                "sampler late for a first read ({} ms): waiting longer ({left_out} more late reads since the last warning)",
+                budget.as_millis()
+            );
+        }
+        let view = self
+            .store
+            .demand(&reader.key, parts, FIRST_READ_BUDGET)
+            .map_err(|_| late)?;
+        reader.view.store(Some(Arc::clone(&view)));
+        let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
+        Ok((view, snap))
     }
 
     /// `file` as the view `key` shows it (`inspect --cgroup`), with the snapshot's
@@ -517,8 +532,8 @@ impl Vfs {
         Vec<crate::snapshot::Fallback>,
         Arc<crate::snapshot::Snapshot>,
     )> {
-        let budget = Duration::from_nanos(self.config.request_budget_ns);
-        let view = self.store.demand(key, file.parts(), budget)?;
+        // Nobody is waiting on a read: as long as a first read may take.
+        let view = self.store.demand(key, file.parts(), FIRST_READ_BUDGET)?;
         let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
         let mut out = String::new();
         render(file, &snap, &self.config.render, &mut out);
