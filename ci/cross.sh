@@ -46,7 +46,9 @@ for a in "${arches[@]}"; do
   targs=(); env=(CI=true INSTA_UPDATE=no "VPROC_EXPECT_ARCH=$(rustarch "$a")")
   if [[ $a != x86_64 ]]; then
     targs=(--target "$(triple "$a")")
-    env+=(VPROC_EMULATED=1 "QEMU_LD_PREFIX=/usr/$a-linux-gnu")
+    # VPROC_RUNNER: tests that run the vproc binary itself (inspect, deploy) go through
+    # the emulator, as cargo runs the test binaries.
+    env+=(VPROC_EMULATED=1 "QEMU_LD_PREFIX=/usr/$a-linux-gnu" "VPROC_RUNNER=$(qemu "$a")")
   fi
   t=$SECONDS
   env "${env[@]}" cargo test --workspace --locked "${targs[@]}" --no-run >"$log" 2>&1

@@ -19,7 +19,7 @@ use std::process::{Command, Output, Stdio};
 use testkit::real::{skip, skipped, Daemon};
 
 fn vproc(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vproc"))
+    let out = testkit::vproc_command(env!("CARGO_BIN_EXE_vproc"))
         .args(args)
         .output()
         .expect("run vproc");
@@ -31,14 +31,15 @@ fn vproc(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-/// Whether `program` can be run (`program --version` or `--help` starts).
+/// Whether `program` can be run (`program --version` succeeds; under qemu-user a
+/// missing program can look spawned and exit 127).
 fn have(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok()
+        .is_ok_and(|s| s.success())
 }
 
 /// Run `program args` with `input` on stdin.

@@ -14,7 +14,7 @@ use vproc::render::VirtualFile;
 use vproc::source::Source;
 
 fn vproc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vproc"))
+    testkit::vproc_command(env!("CARGO_BIN_EXE_vproc"))
         .args(args)
         .output()
         .expect("run vproc")

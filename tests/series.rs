@@ -69,7 +69,8 @@ fn host_stat(base: &str, step: u64) -> String {
 }
 
 /// The container's CPU files at `step`: +2 s user and +0.4 s system per step on the first
-/// cpuset CPU, +1 s user on the last one (hidden by a CPU view with a small quota).
+/// cpuset CPU, +1 s user on the last one (hidden by a CPU view with a small quota);
+/// `usage`, `usage_all` and `usage_percpu` agree.
 fn bump_usage(k: &LiveKernel, s: &Scenario, base: &MemSource, step: u64) {
     let ns = |secs_tenths: u64| secs_tenths * 100_000_000 * step;
     if s.layout == "v1" {
@@ -101,6 +102,12 @@ fn bump_usage(k: &LiveKernel, s: &Scenario, base: &MemSource, step: u64) {
             format!("cpu user system\n{text}"),
         );
         k.set(&format!("{p}/cpuacct.usage"), format!("{total}\n"));
+        // The exact per-CPU totals, consistent with usage_all (as a quiet kernel's are).
+        let percpu: Vec<String> = lines.iter().map(|(_, u, s)| (u + s).to_string()).collect();
+        k.set(
+            &format!("{p}/cpuacct.usage_percpu"),
+            format!("{} \n", percpu.join(" ")),
+        );
     } else {
         let p = "/sys/fs/cgroup/lxc/c1/cpu.stat";
         let text = String::from_utf8(base.read(p).unwrap()).unwrap();

@@ -320,8 +320,21 @@ fn bounded_under_abuse() {
     let (fds0, rss0) = (fd_count(server), rss_kb(server));
     cycle(cycles);
     let (fds1, rss1) = (fd_count(server), rss_kb(server));
-    // 10 000 files held open at once, then closed.
-    let held: Vec<fs::File> = (0..10_000)
+    // 10 000 files held open at once, then closed: raise this process's soft limit on
+    // descriptors to its hard limit first (the default soft limit is often 1024).
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let hold = 10_000.min(
+        usize::try_from(hard)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(200),
+    );
+    assert!(
+        hold >= 1_000,
+        "RLIMIT_NOFILE hard limit {hard}: cannot hold 1000 files"
+    );
+    let held: Vec<fs::File> = (0..hold)
         .map(|_| fs::File::open(&meminfo_path).unwrap())
         .collect();
     for f in held.iter().take(100) {
@@ -335,7 +348,7 @@ fn bounded_under_abuse() {
     let (fds2, rss2) = (fd_count(server), rss_kb(server));
     let n_threads = threads(server);
     eprintln!(
-        "abuse: serving process fds {fds0} → {fds1} after {cycles} open/close → {fds2} after 10 000 held; RSS {rss0} → {rss1} kB → {rss_held} kB with 10 000 open → {rss2} kB; {n_threads} threads"
+        "abuse: serving process fds {fds0} → {fds1} after {cycles} open/close → {fds2} after {hold} held; RSS {rss0} → {rss1} kB → {rss_held} kB with {hold} open → {rss2} kB; {n_threads} threads"
     );
     assert!(
         fds1 <= fds0 + 2 && fds2 <= fds0 + 2,

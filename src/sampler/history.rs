@@ -7,7 +7,7 @@
 //!
 //! | quantity | rule |
 //! |---|---|
-//! | first sample | user/system = the cgroup's cumulative ticks per CPU (v1 per CPU; v2 spread evenly); idle = max(0, n × age − busy), spread over the CPUs by their headroom (age − busy of the CPU). **Never zeros** (LXCFS's CPU view starts at 0) |
+//! | first sample | user/system = the cgroup's cumulative ticks per CPU (v1 per CPU; v2 spread evenly), at most the age per CPU (a cgroup that ran processes before the init started has used time its age cannot hold; user and system are scaled alike); idle = n × age − busy, spread over the CPUs by their headroom (age − busy of the CPU). **Never zeros** (LXCFS's CPU view starts at 0) |
 //! | each later sample | user/system grow by the cgroup's own growth per CPU; CPUs hidden by the CPU view (`--enable-cfs`) give their growth to visible CPUs with room in the interval, then evenly (never dropped); idle grows so that it equals n × age − busy again (it never decreases: after an interval in which the cgroup used more than n CPUs it stays flat until the formula catches up), spread by each CPU's headroom in the interval |
 //! | interval property | the lines together grow by **n × elapsed**: busy by the cgroup's CPU time, idle by the rest; an unused quota is idle |
 //! | uptime | its idle is the lines' idle total, so `/proc/uptime` and `/proc/stat` agree exactly |
@@ -130,6 +130,20 @@ impl CpuHistory {
         let own: Vec<(u64, u64)> = busy.iter().take(n).copied().collect();
         h.add_busy(&own, &busy[n.min(busy.len())..], age);
         h.busy = busy;
+        // A cgroup can be older than the init the view counts from (it ran other
+        // processes first): time used before the init started cannot fit its age, so a
+        // first line holds at most the age of busy time (user and system scaled alike);
+        // growth is counted in full from here on.
+        for line in &mut h.lines {
+            let (user, system) = (line.0[CpuTimes::USER], line.0[CpuTimes::SYSTEM]);
+            let total = u128::from(user) + u128::from(system);
+            if total > u128::from(age) {
+                let scaled = u128::from(user) * u128::from(age) / total;
+                let scaled = u64::try_from(scaled).unwrap_or(age);
+                line.0[CpuTimes::USER] = scaled;
+                line.0[CpuTimes::SYSTEM] = age - scaled;
+            }
+        }
         let headroom: Vec<u64> = h
             .lines
             .iter()

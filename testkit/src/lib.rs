@@ -133,6 +133,20 @@ pub fn seconds_to_ns(text: &str) -> u64 {
     i.parse::<u64>().expect("seconds") * 1_000_000_000 + frac[..9].parse::<u64>().expect("fraction")
 }
 
+/// A `Command` running the vproc binary `bin` (a test's `env!("CARGO_BIN_EXE_vproc")`):
+/// under qemu-user, where the kernel cannot execute it, through the emulator the matrix
+/// names in `$VPROC_RUNNER` (as cargo runs the test binaries themselves).
+pub fn vproc_command(bin: &str) -> std::process::Command {
+    match std::env::var("VPROC_RUNNER") {
+        Ok(runner) if !runner.is_empty() => {
+            let mut c = std::process::Command::new(runner);
+            c.arg(bin);
+            c
+        }
+        _ => std::process::Command::new(bin),
+    }
+}
+
 /// A fixture scenario: `fixtures/cgroup-<layout>/<name>/` and its `scenario.toml`.
 #[derive(Clone, Debug)]
 pub struct Scenario {
