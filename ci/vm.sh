@@ -12,9 +12,9 @@ mkdir -p target/vm-logs
 log=target/vm-logs/v2.log
 
 # The suites that need a real kernel: the daemon and its lifecycle, reader identity,
-# crash and upgrade survival, inspect's capture and replay, LXCFS side by side, and the
-# v2-only checks (tests/v2.rs skips on any other host).
-suites=(mount readers survival inspect lxcfs_diff v2)
+# crash and upgrade survival, inspect's capture and replay, real programs, LXCFS side by
+# side, and the v2-only checks (tests/v2.rs skips on any other host).
+suites=(mount readers survival inspect programs lxcfs_diff v2)
 args=()
 for s in "${suites[@]}"; do args+=(--test "$s"); done
 mapfile -t bins < <(cargo test --locked --no-run --message-format=json "${args[@]}" 2>/dev/null |

@@ -1,4 +1,4 @@
-//! Building the floor server (`benches/floor/floor.c`) with the system C compiler and
+//! Building the floor server (`tests/bench/floor/floor.c`) with the system C compiler and
 //! libfuse3, into `<target>/floor/floor`. Rebuilt on every run: it takes a fraction of
 //! a second and can never be stale.
 
@@ -7,7 +7,7 @@ use std::process::Command;
 
 /// The binary, or why it cannot be built (the floor is then skipped).
 pub(crate) fn build() -> Result<PathBuf, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/floor/floor.c");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bench/floor/floor.c");
     // This bench runs as <target>/release/deps/fuse-<hash>.
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let target = exe

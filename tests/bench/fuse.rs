@@ -6,7 +6,7 @@
 //! temporary mount point:
 //! * vproc (`VPROC_BIN`, default the `target/release/vproc` cargo builds with this
 //!   bench);
-//! * the floor (`benches/floor/floor.c`, built here with `cc` and libfuse3): fixed
+//! * the floor (`tests/bench/floor/floor.c`, built here with `cc` and libfuse3): fixed
 //!   buffers, direct_io, 1 s entry/attribute timeouts, FLUSH answered ENOSYS once. It is
 //!   the cheapest server that answers open/read/close, so it shows what the kernel's
 //!   FUSE round trips cost by themselves, and vproc's figures minus the floor's are
@@ -24,7 +24,8 @@
 //! 2. **latency**: ops/s, p50 and p99 for meminfo, cpuinfo, stat, uptime and loadavg
 //!    through the host's /proc, the floor, vproc and LXCFS, with 1 and 4 reader threads.
 //!    Targets take turns in short slices (round robin, starting one further each round)
-//!    so that machine noise falls on all of them alike.
+//!    so that machine noise falls on all of them alike; ratios are medians over rounds
+//!    of paired slices (two targets' slices of the same round), with their quartiles.
 //! 3. **fairness**: the p99 of container B (one read every 1 ms, cpuset 1) alone and
 //!    while container A (cpuset 0) reads meminfo from 4 threads back to back: how much
 //!    one busy container slows down the others through the shared daemon.
@@ -36,7 +37,7 @@
 //! not a test: no timing is asserted, and it exits 0 unless setup fails.
 //!
 //! Knobs (environment): `VPROC_BENCH_SECTIONS` (`requests,latency,fairness,scale`),
-//! `VPROC_BENCH_SLICE_MS` (200), `VPROC_BENCH_ROUNDS` (10), `VPROC_BENCH_TRACE_ITERS`
+//! `VPROC_BENCH_SLICE_MS` (200), `VPROC_BENCH_ROUNDS` (20), `VPROC_BENCH_TRACE_ITERS`
 //! (1000), `VPROC_BENCH_FAIR_SECS` (5), `VPROC_BENCH_SCALE` (`1,1000,10000`),
 //! `VPROC_BENCH_CPU_SECS` (10), `VPROC_BIN`, `VPROC_BENCH_LXCFS` (a path, or `off`).
 #![allow(clippy::disallowed_methods)] // a benchmark reads files and the wall clock
