@@ -268,12 +268,12 @@ fn mounts(docker: bool, nspawn: bool, mountpoint: &str) -> ExitCode {
 
 /// `-o` options vproc sets itself or that make no sense for it (LXCFS drops the same).
 fn keep_mount_option(o: &str) -> bool {
+    let name = o.split('=').next().unwrap_or(o);
     !(o.is_empty()
         || o == "allow_other"
         || o == "direct_io"
         || o == "nonempty"
-        || o.starts_with("entry_timeout")
-        || o.starts_with("attr_timeout"))
+        || name.ends_with("_timeout"))
 }
 
 fn parse_file_name(name: &str) -> Result<VirtualFile, String> {
@@ -413,7 +413,7 @@ The default mount point: \fIproc/{meminfo,cpuinfo,stat,uptime,diskstats,swaps,lo
 The pidfile: the supervisor's pid. \fI/run/lxcfs.pid.status\fR shows the serving process, its generation and the last upgrade.
 .SH SIGNALS
 .TP
-\fBSIGTERM\fR, \fBSIGINT\fR
+\fBSIGTERM\fR, \fBSIGINT\fR, \fBSIGHUP\fR
 Unmount and exit.
 .TP
 \fBSIGUSR1\fR
@@ -612,5 +612,34 @@ pub fn main() -> ExitCode {
             eprintln!("vproc: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lxcfs_mount_options_vproc_sets_itself_are_dropped() {
+        for o in [
+            "allow_other",
+            "direct_io",
+            "nonempty",
+            "entry_timeout=0.5",
+            "attr_timeout=0.5",
+            "negative_timeout=1",
+            "ac_attr_timeout=2",
+            "",
+        ] {
+            assert!(!keep_mount_option(o), "{o}");
+        }
+        for o in ["ro", "noexec", "max_read=131072", "default_permissions"] {
+            assert!(keep_mount_option(o), "{o}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command().debug_assert();
     }
 }

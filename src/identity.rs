@@ -329,13 +329,17 @@ impl Identity {
 
     /// The init of namespace `ns` (link text), found from member `pid` and pinned.
     fn ns_init(&self, ns: &str, pid: u32) -> Option<Arc<NsInit>> {
-        let mut namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(init) = namespaces.get(ns) {
-            if init.pin.as_ref().is_some_and(|p| self.source.task_alive(p)) {
-                return Some(Arc::clone(init));
+        {
+            let mut namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(init) = namespaces.get(ns) {
+                if init.pin.as_ref().is_some_and(|p| self.source.task_alive(p)) {
+                    return Some(Arc::clone(init));
+                }
+                namespaces.remove(ns);
             }
-            namespaces.remove(ns);
         }
+        // Found without the lock: the search may scan /proc, and other containers'
+        // readers must not wait for it. Two finders of one namespace find the same init.
         let src = self.source.as_ref();
         let init_pid = find_init(src, pid, ns)?;
         let pin = src.pin_task(init_pid).ok()?;
@@ -350,7 +354,10 @@ impl Identity {
             pin: Some(pin),
             start_ticks,
         });
-        namespaces.insert(ns.to_owned(), Arc::clone(&init));
+        self.namespaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ns.to_owned(), Arc::clone(&init));
         Some(init)
     }
 

@@ -4,6 +4,7 @@
 //! level and stamps itself. (A logging framework would add nothing vproc needs.)
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A warning that could repeat on every pass or every read is logged the first time,
@@ -91,11 +92,14 @@ impl Log for StderrLogger {
             Level::Info => ("info", 6),
             Level::Debug | Level::Trace => ("debug", 7),
         };
-        if self.journal {
-            eprintln!("<{priority}>vproc: {tag}: {}", record.args());
+        // Never eprintln!: it panics when stderr is gone (a log pipe whose reader died),
+        // and a lost log line must not take the mount down.
+        let mut err = std::io::stderr().lock();
+        let _ = if self.journal {
+            writeln!(err, "<{priority}>vproc: {tag}: {}", record.args())
         } else {
-            eprintln!("{} vproc: {tag}: {}", timestamp(), record.args());
-        }
+            writeln!(err, "{} vproc: {tag}: {}", timestamp(), record.args())
+        };
     }
 
     fn flush(&self) {}

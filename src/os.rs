@@ -194,6 +194,22 @@ pub(crate) fn check_privileges() -> Result<(), DaemonError> {
     Ok(())
 }
 
+/// Raise the soft limit on open files to the hard limit (the default soft limit is
+/// often 1024): every reader thread vproc remembers holds a pidfd, and the sampler
+/// opens cgroup files. The serving processes inherit it.
+pub(crate) fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                log::warn!("cannot raise the open-file limit from {soft} to {hard}: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot read the open-file limit: {e}"),
+    }
+}
+
 /// `-o` options: mount flags by name, FUSE's own data options, or an error.
 fn mount_flags(options: &[String]) -> Result<(MsFlags, Vec<String>), DaemonError> {
     let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;

@@ -124,6 +124,7 @@ fn block_signals() -> Result<SignalFd, DaemonError> {
 /// Run the supervisor until a terminating signal or an external unmount.
 pub(crate) fn run(opts: SupervisorOptions) -> Result<(), DaemonError> {
     os::check_privileges()?;
+    os::raise_fd_limit();
     let signals = block_signals()?;
     let pidfile = Pidfile::create(&opts.pidfile)?;
     let result = supervise(opts, &signals, &pidfile);
@@ -415,7 +416,9 @@ impl Supervisor {
                 "Switched into non-virtualization mode"
             }
         );
-        for w in self.workers.iter().filter(|w| w.role == Role::Current) {
+        // Every serving process, also a standby started by an upgrade in progress: it
+        // takes over with the setting of now.
+        for w in &self.workers {
             control::send(w.control.as_fd(), &Message::Virtualize(self.virtualize));
         }
     }

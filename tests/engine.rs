@@ -388,3 +388,30 @@ fn a_late_sampler_serves_real_values_not_a_snapshot_without_them() {
     );
     assert_eq!(h.read(VirtualFile::Diskstats), expected);
 }
+
+/// `cat`, `free`, `ps`: every read of a busy container may come from a new process.
+/// It is served the container's published snapshot while that is fresh — no sampler
+/// round trip, no cgroup file read — and its demand keeps the view sampled.
+#[test]
+fn a_new_reader_process_uses_the_published_snapshot() {
+    let k = kernel();
+    let h = harness(&k);
+    assert_eq!(mem_free(&h), 1048576 - 102400);
+    k.spawn(&testkit::builder::Task {
+        pid: 4300,
+        ppid: 1,
+        start_ticks: 150,
+        nspid: vec![4300],
+        ns: "pid:[1]".into(),
+        cgroup: "/ct".into(),
+    });
+    k.take_reads("/sys/fs/cgroup");
+    h.clock.advance_ns(20 * MS);
+    let text = h.read_as(VirtualFile::Meminfo, 4300);
+    assert_eq!(testkit::text::meminfo(&text, "MemFree"), 1048576 - 102400);
+    assert_eq!(
+        k.take_reads("/sys/fs/cgroup"),
+        0,
+        "a new reader of a fresh view reads no cgroup file"
+    );
+}

@@ -143,6 +143,12 @@ fn the_filesystem_is_read_only_with_lxcfs_errors() {
         )),
         nix::libc::EPERM
     );
+    // `echo 0 > online` (open with O_TRUNC, then write): the truncation is a no-op under
+    // /sys, the write EINVAL, as LXCFS answers.
+    assert_eq!(
+        err(fs::write(d.mnt.join("sys/devices/system/cpu/online"), b"0")),
+        nix::libc::EINVAL
+    );
     let kernel_max = d.mnt.join("sys/devices/system/cpu/kernel_max");
     if kernel_max.exists() {
         let mut f = fs::OpenOptions::new()

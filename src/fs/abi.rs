@@ -79,6 +79,18 @@ pub(crate) const FOPEN_CACHE_DIR: u32 = 1 << 3;
 
 /// `setattr` valid bits: everything but the size.
 pub(crate) const FATTR_SIZE: u32 = 1 << 3;
+/// `setattr` valid bits that change nothing an owner could see: which handle, times,
+/// the lock owner, dropping suid (`FATTR_FH`, `ATIME`, `MTIME`, `ATIME_NOW`,
+/// `MTIME_NOW`, `LOCKOWNER`, `CTIME`, `KILL_SUIDGID`). `O_TRUNC` and `truncate(2)` add
+/// some of them to `FATTR_SIZE`.
+pub(crate) const FATTR_INCIDENTAL: u32 =
+    (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11);
+
+/// Whether a `setattr` only truncates (mode, owner and size are what the other bits
+/// change).
+pub(crate) fn truncate_only(valid: u32) -> bool {
+    valid & !FATTR_INCIDENTAL == FATTR_SIZE
+}
 
 /// Directory entry types (`DT_*`).
 pub(crate) const DT_DIR: u32 = 4;
@@ -322,6 +334,20 @@ pub(crate) fn push_dirent(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncation_is_recognised_whatever_the_kernel_adds() {
+        // O_TRUNC: SIZE | FH | LOCKOWNER | MTIME | MTIME_NOW (+ CTIME on recent kernels).
+        assert!(truncate_only(FATTR_SIZE));
+        assert!(truncate_only(
+            FATTR_SIZE | (1 << 6) | (1 << 9) | (1 << 5) | (1 << 8)
+        ));
+        assert!(truncate_only(FATTR_SIZE | (1 << 10) | (1 << 11)));
+        // chmod, chown, or times alone are not a truncation.
+        assert!(!truncate_only(FATTR_SIZE | 1));
+        assert!(!truncate_only(FATTR_SIZE | (1 << 1)));
+        assert!(!truncate_only((1 << 4) | (1 << 5)));
+    }
 
     fn request(opcode: u32, unique: u64, body: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();

@@ -316,7 +316,7 @@ impl Server {
             op::GETATTR => self.reply_attr(u, vfs.getattr(ino)),
             op::SETATTR => {
                 let valid = Bytes::new(body).u32().unwrap_or(u32::MAX);
-                self.reply_attr(u, vfs.setattr(ino, valid == abi::FATTR_SIZE || valid == abi::FATTR_SIZE | (1 << 6) /* FATTR_FH */));
+                self.reply_attr(u, vfs.setattr(ino, abi::truncate_only(valid)));
             }
             op::READLINK => match vfs.readlink(ino) {
                 Ok(t) => self.ok(u, &[t.as_bytes()]),

@@ -131,9 +131,14 @@ impl Sampler {
     pub(crate) fn run(mut self) {
         let period_ns = self.period_ns();
         let mut next_pass = self.clock.now().mono_ns.saturating_add(period_ns);
+        // A request met while gathering demands, handled next (never dropped: it may be
+        // a Stop that an upgrade waits for).
+        let mut pending: Option<Request> = None;
         loop {
             let idle = self.pacing == Pacing::Manual || self.store.len() == 0;
-            let message = if idle {
+            let message = if let Some(r) = pending.take() {
+                Ok(r)
+            } else if idle {
                 self.inbox
                     .recv()
                     .map_err(|_| RecvTimeoutError::Disconnected)
@@ -145,8 +150,14 @@ impl Sampler {
                 Ok(Request::Demand(first)) => {
                     // Demands that arrived together are served by one pass.
                     let mut demands = vec![first];
-                    while let Ok(Request::Demand(d)) = self.inbox.try_recv() {
-                        demands.push(d);
+                    while let Ok(r) = self.inbox.try_recv() {
+                        match r {
+                            Request::Demand(d) => demands.push(d),
+                            other => {
+                                pending = Some(other);
+                                break;
+                            }
+                        }
                     }
                     self.serve(demands);
                 }

@@ -187,10 +187,12 @@ impl Store {
 
     // --- the sampler's side ---
 
-    /// The view of `key`, created (and published) if missing.
+    /// The view of `key` for a reader's demand, created (and published) if missing; a
+    /// demand counts as a read (it keeps the view sampled).
     pub(crate) fn get_or_create(&self, key: &ViewKey, now_ns: u64, parts: Parts) -> Arc<View> {
         if let Some(v) = self.views.get(key) {
             v.wanted.fetch_or(parts.0, Ordering::Relaxed);
+            v.last_read_ns.fetch_max(now_ns, Ordering::Relaxed);
             return v;
         }
         let view = Arc::new(View::new(key.clone(), now_ns, parts));

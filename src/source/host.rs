@@ -123,8 +123,19 @@ impl Source for HostSource {
 
     fn pin_task(&self, pid: u32) -> io::Result<TaskPin> {
         if self.live {
-            if let Some(pin) = self.pidfd(pid)? {
-                return Ok(pin);
+            match self.pidfd(pid) {
+                Ok(Some(pin)) => return Ok(pin),
+                Ok(None) => {}
+                // Out of descriptors: the start time pins the task just as surely.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::EMFILE | nix::libc::ENFILE)
+                    ) =>
+                {
+                    log::debug!("pidfd for {pid}: {e}; pinning by start time");
+                }
+                Err(e) => return Err(e),
             }
         }
         start_time_pin(self, pid)

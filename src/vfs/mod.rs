@@ -473,9 +473,16 @@ impl Vfs {
         let parts = file.parts();
         let now = self.clock.now().mono_ns;
         let max_age = self.config.max_staleness_ns;
-        let cached = reader.view.load_full().filter(|v| !v.is_retired());
+        // The reader's own cached view, else the published one (a new reader process of
+        // a container that others read: `cat`, `free`, `ps` — no sampler round trip).
+        let cached = reader
+            .view
+            .load_full()
+            .filter(|v| !v.is_retired())
+            .or_else(|| self.store.view(&reader.key).filter(|v| !v.is_retired()));
         if let Some(view) = cached {
             if let Some(snap) = view.fresh_snapshot(now, max_age, parts) {
+                reader.view.store(Some(Arc::clone(&view)));
                 return Ok((view, snap));
             }
         }
