@@ -72,14 +72,10 @@ for pair in podman:podman runc:runc lxc-execute:lxc systemd-nspawn:systemd-conta
 done
 if ((${#need[@]})) || ! command -v shellcheck >/dev/null; then
   log "installing: ${need[*]} shellcheck"
-  apt-get update -qq >/dev/null 2>&1
-  if ((${#need[@]})) && ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${need[@]}" >"$WORK/apt.log" 2>&1; then
-    warn "apt-get install ${need[*]} failed:"
-    tail -n 5 "$WORK/apt.log" >&2
+  if ((${#need[@]})) && ! apt_install "${need[@]}"; then
+    warn "apt-get install ${need[*]} failed (above)"
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck \
-    >>"$WORK/apt.log" 2>&1 || warn "shellcheck is not installable"
+  apt_install shellcheck 2>/dev/null || warn "shellcheck is not installable"
 else
   log "all present"
 fi

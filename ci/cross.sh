@@ -6,7 +6,7 @@
 #
 # usage: bash ci/cross.sh [x86_64|aarch64|s390x|powerpc64le ...]   (default: all four)
 set -uo pipefail
-cd "$(dirname "$0")/.."   # cargo reads .cargo/config.toml from the working directory
+cd "$(dirname "$0")/.." || exit 1   # cargo reads .cargo/config.toml from the working directory
 
 arches=("$@"); ((${#arches[@]})) || arches=(x86_64 aarch64 s390x powerpc64le)
 triple()  { echo "$1-unknown-linux-gnu"; }

@@ -41,12 +41,13 @@ need default-jre-headless have java
 need systemd have systemd-analyze
 need groff-base have groff
 
+# shellcheck source=ci/lib.sh
+. "$(dirname "$0")/lib.sh"
 # Quiet, but show the output of a command that fails.
 quiet() { local out; out=$("$@" 2>&1) || { echo "$out" >&2; return 1; }; }
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
-  quiet apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_install "${missing[@]}"
 fi
 
 if [ ! -x "$validator" ]; then

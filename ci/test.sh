@@ -22,7 +22,7 @@ done
 
 stage "dependencies"
 while IFS= read -r line; do
-  case $line in VPROC_K8S_VALIDATE=*) export "$line" ;; esac
+  case $line in VPROC_K8S_VALIDATE=*) export "${line?}" ;; esac
 done < <(bash ci/deps.sh)
 
 stage "format"

@@ -6,7 +6,7 @@
 #
 # usage: bash ci/vm.sh          (root; installs qemu and fetches a Debian kernel itself)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 t0=$SECONDS
 mkdir -p target/vm-logs
 log=target/vm-logs/v2.log

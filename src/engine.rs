@@ -205,9 +205,9 @@ impl Engine {
         Some(
             self.vfs
                 .content_of_view(file, &key)
-                .map(|(bytes, fallbacks, snap)| Inspection {
-                    bytes,
-                    fallbacks,
+                .map(|(rendered, snap)| Inspection {
+                    bytes: rendered.bytes.into_vec(),
+                    fallbacks: snap.container.fallbacks.clone(),
                     identity,
                     cpus: file.parts().contains(Parts::CPUSET).then(|| {
                         crate::snapshot::cpu::explain(

@@ -11,11 +11,11 @@
 use crate::clock::{Clock, FixedClock, SystemClock, Timestamp};
 use crate::config::Config;
 use crate::engine::{Engine, Inspection, Who};
+use crate::parse::scenario::{scenario_values, seconds_to_ns};
 use crate::render::VirtualFile;
 use crate::source::host::HostSource;
 use crate::source::record::{Recorded, Recording};
 use crate::source::Source;
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,22 +48,6 @@ impl std::fmt::Display for InspectError {
             InspectError::Capture(e) => write!(f, "capture: {e}"),
         }
     }
-}
-
-/// `key = value` lines of a `scenario.toml` (the TOML subset the fixtures use).
-fn scenario_values(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
-        .collect()
-}
-
-/// `12.34` seconds → nanoseconds.
-fn seconds_to_ns(text: &str) -> Option<u64> {
-    let (int, frac) = text.split_once('.').unwrap_or((text, "0"));
-    let frac = format!("{frac:0<9}");
-    Some(int.parse::<u64>().ok()? * 1_000_000_000 + frac.get(..9)?.parse::<u64>().ok()?)
 }
 
 /// One file's report.
@@ -225,18 +209,4 @@ pub(crate) fn run(mut config: Config, opts: InspectOptions) -> Result<String, In
         );
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scenario_files_parse() {
-        let v = scenario_values("# c\nlayout = \"v2\"\nreader_pid = 42\nboot_seconds = \"12.5\"\n");
-        assert_eq!(v["layout"], "v2");
-        assert_eq!(v["reader_pid"], "42");
-        assert_eq!(seconds_to_ns(&v["boot_seconds"]), Some(12_500_000_000));
-        assert_eq!(seconds_to_ns("x"), None);
-    }
 }

@@ -12,6 +12,7 @@ pub(crate) mod meminfo;
 pub mod mountinfo;
 pub mod pressure;
 pub(crate) mod proc_pid;
+pub mod scenario;
 pub mod stat;
 pub(crate) mod swaps;
 pub(crate) mod uptime;

@@ -486,13 +486,14 @@ impl Vfs {
                 return Ok((view, snap));
             }
         }
-        let budget = Duration::from_nanos(self.config.request_budget_ns);
-        let late = match self.store.demand(&reader.key, parts, budget) {
-            Ok(view) => {
-                reader.view.store(Some(Arc::clone(&view)));
-                let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
-                return Ok((view, snap));
-            }
+        let demand = |budget: Duration| {
+            let view = self.store.demand(&reader.key, parts, budget)?;
+            reader.view.store(Some(Arc::clone(&view)));
+            let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
+            Ok((view, snap))
+        };
+        let late = match demand(Duration::from_nanos(self.config.request_budget_ns)) {
+            Ok(found) => return Ok(found),
             Err(e) => e,
         };
         // The sampler is late (a loaded machine). The last published snapshot will do if
@@ -504,47 +505,43 @@ impl Vfs {
                 .filter(|s| s.parts.contains(parts))
                 .map(|s| (v, s))
         });
-        if let Some((view, snap)) = published {
-            if let Some(left_out) = SAMPLER_LATE.allow(now, WARN_EVERY_NS) {
-                log::warn!(
+        if let Some(left_out) = SAMPLER_LATE.allow(now, WARN_EVERY_NS) {
+            match &published {
+                Some((_, snap)) => log::warn!(
                     "sampler late: serving a {} ms old snapshot ({left_out} more late reads since the last warning)",
                     now.saturating_sub(snap.taken.mono_ns) / 1_000_000
-                );
+                ),
+                None => log::warn!(
+                    "sampler late for a first read: waiting longer ({left_out} more late reads since the last warning)"
+                ),
             }
-            return Ok((view, snap));
         }
-        if let Some(left_out) = SAMPLER_LATE.allow(now, WARN_EVERY_NS) {
-            log::warn!(
-                "sampler late for a first read ({} ms): waiting longer ({left_out} more late reads since the last warning)",
-                budget.as_millis()
-            );
+        match published {
+            Some(found) => Ok(found),
+            None => demand(FIRST_READ_BUDGET).map_err(|_| late),
         }
-        let view = self
-            .store
-            .demand(&reader.key, parts, FIRST_READ_BUDGET)
-            .map_err(|_| late)?;
-        reader.view.store(Some(Arc::clone(&view)));
-        let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
-        Ok((view, snap))
     }
 
-    /// `file` as the view `key` shows it (`inspect --cgroup`), with the snapshot's
-    /// fallbacks.
+    /// `file` as the view `key` shows it (`inspect --cgroup`), with the snapshot it was
+    /// rendered from.
     pub(crate) fn content_of_view(
         &self,
         file: VirtualFile,
         key: &crate::snapshot::ViewKey,
-    ) -> Result<(
-        Vec<u8>,
-        Vec<crate::snapshot::Fallback>,
-        Arc<crate::snapshot::Snapshot>,
-    )> {
+    ) -> Result<(Rendered, Arc<crate::snapshot::Snapshot>)> {
         // Nobody is waiting on a read: as long as a first read may take.
         let view = self.store.demand(key, file.parts(), FIRST_READ_BUDGET)?;
         let snap = view.snapshot().ok_or(Error::SamplerTimeout)?;
-        let mut out = String::new();
-        render(file, &snap, &self.config.render, &mut out);
-        Ok((out.into_bytes(), snap.container.fallbacks.clone(), snap))
+        Ok((self.render_snapshot(file, &snap), snap))
+    }
+
+    fn render_snapshot(&self, file: VirtualFile, snap: &crate::snapshot::Snapshot) -> Rendered {
+        let mut out = String::with_capacity(4096);
+        render(file, snap, &self.config.render, &mut out);
+        Rendered {
+            generation: snap.generation,
+            bytes: out.into_bytes().into_boxed_slice(),
+        }
     }
 
     /// `file` as reader `pid` sees it now: the view's rendering of its current snapshot
@@ -557,12 +554,7 @@ impl Vfs {
                 return Ok(r);
             }
         }
-        let mut out = String::with_capacity(4096);
-        render(file, &snap, &self.config.render, &mut out);
-        let rendered = Arc::new(Rendered {
-            generation: snap.generation,
-            bytes: out.into_bytes().into_boxed_slice(),
-        });
+        let rendered = Arc::new(self.render_snapshot(file, &snap));
         slot.store(Some(Arc::clone(&rendered)));
         Ok(rendered)
     }

@@ -128,9 +128,8 @@ impl Clock for FakeClock {
 
 /// `12.34` seconds → nanoseconds.
 pub fn seconds_to_ns(text: &str) -> u64 {
-    let (i, f) = text.split_once('.').unwrap_or((text, "0"));
-    let frac = format!("{f:0<9}");
-    i.parse::<u64>().expect("seconds") * 1_000_000_000 + frac[..9].parse::<u64>().expect("fraction")
+    vproc::parse::scenario::seconds_to_ns(text)
+        .unwrap_or_else(|| panic!("{text:?}: not a number of seconds"))
 }
 
 /// A `Command` running the vproc binary `bin` (a test's `env!("CARGO_BIN_EXE_vproc")`):
@@ -171,11 +170,11 @@ impl Scenario {
     pub fn load(dir: &Path) -> Scenario {
         let text = std::fs::read_to_string(dir.join("scenario.toml"))
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let values = vproc::parse::scenario::scenario_values(&text);
         let get = |key: &str| -> String {
-            text.lines()
-                .filter_map(|l| l.split_once('='))
-                .find(|(k, _)| k.trim() == key)
-                .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+            values
+                .get(key)
+                .cloned()
                 .unwrap_or_else(|| panic!("{}: scenario.toml lacks {key}", dir.display()))
         };
         Scenario {

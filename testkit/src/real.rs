@@ -35,7 +35,9 @@ pub fn skipped(test: &str, reason: &str) {
     if let Some(log) = std::env::var_os("VPROC_SKIP_LOG") {
         use std::io::Write;
         if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(log) {
-            let _ = writeln!(f, "{test}: {reason}");
+            // One write of the whole line: tests skip from parallel threads, and an
+            // O_APPEND write is not interleaved with another (writeln! may write twice).
+            let _ = f.write_all(format!("{test}: {reason}\n").as_bytes());
         }
     }
 }
